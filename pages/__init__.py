@@ -1,0 +1,1 @@
+"""Streamlit page scripts of the dlsa app (listed explicitly by ``app.py``)."""

@@ -93,8 +93,11 @@ def download_csv(label: str, frame, file_name: str, *, key: str) -> None:
 def download_json(label: str, payload: Any, file_name: str, *, key: str) -> None:
     """Download button for a JSON-serialisable object (e.g. the page state)."""
     st.download_button(
-        label, json.dumps(payload, indent=2, default=str), file_name=file_name,
-        mime="application/json", key=key,
+        label,
+        json.dumps(payload, indent=2, default=str),
+        file_name=file_name,
+        mime="application/json",
+        key=key,
     )
 
 

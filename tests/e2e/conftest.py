@@ -46,14 +46,26 @@ def server_url():
     env = dict(os.environ, HF_HUB_OFFLINE="1", DLSA_OFFLINE="1", OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "app.py",
-            "--server.headless", "true",
-            "--server.port", str(port),
-            "--server.address", "127.0.0.1",
-            "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none",
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
         ],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
@@ -83,8 +95,10 @@ def server_url():
 def browser():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        pytest.fail("Debian's chromium is not installed (apt-get install chromium); "
-                    "the test command installs it when run as root.")
+        pytest.fail(
+            "Debian's chromium is not installed (apt-get install chromium); "
+            "the test command installs it when run as root."
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -104,7 +118,9 @@ def page(browser):
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     """Wait until Streamlit is connected and the script has finished running."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms)
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms
+    )
     page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
     page.wait_for_timeout(500)
 

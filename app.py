@@ -1,0 +1,46 @@
+"""dlsa: interactive exploration of deep-learning theory results. Run with ``streamlit run app.py``.
+
+The entry point only routes: it sets the page config, builds the navigation from the topic
+catalog (only pages that exist are listed) and shows the compute device in the sidebar.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+st.set_page_config(
+    page_title="dlsa — see and check deep-learning theory", page_icon=":material/insights:", layout="wide"
+)
+
+from pages._catalog import SECTIONS, available_topics
+
+
+@st.cache_resource(show_spinner=False)
+def _device_label() -> str:
+    # torch is imported once per process here, so the first page load pays for it only once.
+    from dlsa_core.device import configure_threads, device_name
+
+    configure_threads()
+    return device_name()
+
+
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
+sections: dict[str, list] = {"": [home]}
+for section in SECTIONS:
+    pages = [
+        st.Page(t.page_file, title=t.title, icon=t.icon, url_path=t.url_path)
+        for t in available_topics()
+        if t.section == section
+    ]
+    if pages:
+        sections[section] = pages
+
+nav = st.navigation(sections)
+
+with st.sidebar:
+    st.caption(f"Compute device: **{_device_label()}**")
+    st.caption(
+        "dlsa shows each result exactly where the theory is exact, and labels what is measured and what is predicted."
+    )
+
+nav.run()

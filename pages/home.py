@@ -1,0 +1,31 @@
+"""Home page: one card per topic that exists — paper, claim, what you can do, link."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._catalog import SECTIONS, available_topics
+
+st.title("dlsa — see and check deep-learning theory")
+st.markdown(
+    "Interactive pages that turn research results into places where you can **see and check** them live: "
+    "exact where the theory is exact, simulated beside the prediction, and honest about which is which."
+)
+
+topics = available_topics()
+if not topics:
+    st.info("No topic pages are installed yet.")
+
+for section in SECTIONS:
+    in_section = [t for t in topics if t.section == section]
+    if not in_section:
+        continue
+    st.subheader(section)
+    cols = st.columns(min(3, len(in_section)))
+    for i, t in enumerate(in_section):
+        with cols[i % len(cols)], st.container(border=True):
+            st.markdown(f"#### {t.title}")
+            st.caption(t.paper)
+            st.markdown(f"**Claim.** {t.claim}")
+            st.markdown(f"**On this page.** {t.what_you_can_do}")
+            st.page_link(t.page_file, label=f"Open {t.title}", icon=t.icon)

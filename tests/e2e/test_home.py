@@ -1,0 +1,20 @@
+import urllib.request
+
+from pages._catalog import available_topics
+from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
+
+
+def test_health_endpoint(server_url):
+    with urllib.request.urlopen(server_url + "/_stcore/health", timeout=5) as r:
+        assert r.read().decode().strip() == "ok"
+
+
+def test_home_page_renders_in_chromium(server_url, page):
+    page.goto(server_url + "/")
+    wait_for_app(page)
+    page.get_by_text("dlsa — see and check deep-learning theory").first.wait_for()
+    assert_no_exception(page)
+    for t in available_topics():
+        assert page.get_by_text(t.claim).count() >= 1
+    assert "Compute device" in page.locator('[data-testid="stSidebar"]').inner_text()
+    screenshot(page, "home")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._catalog import SECTIONS, available_topics
+from pages._catalog import ROOT, SECTIONS, available_topics
 
 st.title("dlsa — see and check deep-learning theory")
 st.markdown(
@@ -25,6 +25,9 @@ for section in SECTIONS:
     for i, t in enumerate(in_section):
         with cols[i % len(cols)], st.container(border=True):
             st.markdown(f"#### {t.title}")
+            thumb = ROOT / "assets" / "screenshots" / f"{t.key}.png"
+            if thumb.is_file():
+                st.image(str(thumb), width="stretch", caption=None)
             st.caption(t.paper)
             st.markdown(f"**Claim.** {t.claim}")
             st.markdown(f"**On this page.** {t.what_you_can_do}")

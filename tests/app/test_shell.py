@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages._catalog import ROOT, SECTIONS, TOPICS, available_topics
@@ -42,3 +43,11 @@ def test_core_does_not_import_streamlit():
         "assert 'streamlit' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("topic", available_topics(), ids=lambda t: t.key)
+def test_every_listed_page_runs_without_exception(topic):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(topic.page_file).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value == topic.title

@@ -1,5 +1,7 @@
 import urllib.request
 
+import pytest
+
 from pages._catalog import available_topics
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
@@ -18,3 +20,11 @@ def test_home_page_renders_in_chromium(server_url, page):
         assert page.get_by_text(t.claim).count() >= 1
     assert "Compute device" in page.locator('[data-testid="stSidebar"]').inner_text()
     screenshot(page, "home")
+
+
+@pytest.mark.parametrize("topic", available_topics(), ids=lambda t: t.key)
+def test_every_page_loads_from_its_url(server_url, page, topic):
+    page.goto(f"{server_url}/{topic.url_path}")
+    wait_for_app(page, timeout_ms=120_000)
+    page.get_by_role("heading", name=topic.title).first.wait_for()
+    assert_no_exception(page)

@@ -1,0 +1,57 @@
+"""One call that gathers everything the stability-region figure needs, for many batch sizes at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlsa_core.stability.bounds import bound_rank_one, bound_top_eigvec, bound_trace, sandwich_bounds
+from dlsa_core.stability.spectral import _check_int, batch_p, to_spectral
+from dlsa_core.stability.thresholds import generalized_sharpness, threshold_curve
+
+
+def batch_grid(n: int, max_points: int = 24) -> np.ndarray:
+    """Batch sizes for a curve: every B when n is small, else log-spaced (always with 1 and n), int64."""
+    n = _check_int(n, "number of samples n", 1)
+    if n <= max_points:
+        return np.arange(1, n + 1)
+    grid = np.unique(np.round(np.geomspace(1, n, max_points)).astype(np.int64))
+    extra = 1  # rounding merges small B: top up with the smallest missing sizes
+    while len(grid) < max_points and extra < n:
+        grid = np.union1d(grid, [extra])
+        extra += 1
+    return grid
+
+
+def stability_report(problem: Any, batch_sizes: Any = None, *, replacement: bool = False) -> dict:
+    """Exact threshold, GD line and all bounds along a batch-size grid.
+
+    Returns
+    -------
+    dict of (m,) float64 arrays (``batch_size`` is int64): ``batch_size``, ``p``, ``eta_star``,
+    ``eta_gd``, ``bound_15``, ``bound_16``, ``bound_rank_one`` (necessary: each ``>= eta_star``) and
+    ``sufficient`` (the sandwich lower bound, ``<= eta_star``); plus scalars ``lambda_max``, ``mu_1``,
+    ``n``, ``d``, ``space``.
+    """
+    spec = to_spectral(problem)
+    bs = batch_grid(spec.n) if batch_sizes is None else np.atleast_1d(np.asarray(batch_sizes, dtype=np.int64))
+    ps = np.array([batch_p(spec.n, int(b), replacement=replacement) for b in bs])
+    eta_star = threshold_curve(spec, bs, replacement=replacement)
+    mu1 = generalized_sharpness(spec, 1.0)[0]
+    lower, _ = sandwich_bounds(spec, bs, replacement=replacement, mu1=mu1)
+    return {
+        "batch_size": bs,
+        "p": ps,
+        "eta_star": eta_star,
+        "eta_gd": np.full(len(bs), 2.0 / spec.lam[0]),
+        "bound_15": bound_top_eigvec(spec, bs, replacement=replacement),
+        "bound_16": bound_trace(spec, bs, replacement=replacement),
+        "bound_rank_one": bound_rank_one(spec, bs, replacement=replacement),
+        "sufficient": lower,
+        "lambda_max": float(spec.lam[0]),
+        "mu_1": float(mu1),
+        "n": spec.n,
+        "d": spec.d,
+        "space": spec.space,
+    }

@@ -1,0 +1,162 @@
+"""Invariants of the exact SGD stability threshold (digest Section 6) against independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dlsa_core.stability import (
+    batch_p,
+    bound_rank_one,
+    bound_top_eigvec,
+    bound_trace,
+    c_d_matrices,
+    gd_threshold,
+    generalized_sharpness,
+    mixture_operator,
+    sandwich_bounds,
+    sgd_operator_enumerated,
+    sgd_threshold,
+    sgd_threshold_from_jacobians,
+    spectral_radius,
+    threshold_curve,
+    toy_rank_one_2d,
+)
+from dlsa_core.stability.spectral import spectral_from_factors, spectral_from_hessians
+
+G_TOY = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+H_TOY = np.einsum("ni,nj->nij", G_TOY, G_TOY)
+
+
+def random_psd(n: int, d: int, rank: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n, rank, d))
+    return w.transpose(0, 2, 1) @ w
+
+
+def test_hand_checkable_values():
+    assert sgd_threshold(np.array([[[1.0]], [[3.0]]]), 1) == pytest.approx(0.8, abs=1e-12)
+    assert sgd_threshold(np.array([[[1.0]], [[3.0]]]), 2) == pytest.approx(1.0, abs=1e-12)
+    assert gd_threshold(H_TOY) == pytest.approx(1.1314829082, abs=1e-9)
+    expected = {1: 0.5760394922, 2: 0.9381644904, 3: 1.1314829082}
+    for b, val in expected.items():
+        assert sgd_threshold(H_TOY, b) == pytest.approx(val, abs=1e-9)
+    assert sgd_threshold(H_TOY, 2, replacement=True) == pytest.approx(0.7815076586, abs=1e-9)
+
+
+def test_batch_p():
+    assert batch_p(10, 1) == 1.0 and batch_p(10, 10) == 0.0
+    assert batch_p(7, 3) == pytest.approx(4 / 18)
+    assert batch_p(7, 3, replacement=True) == pytest.approx(1 / 3)
+    for bad in (0, 11, 2.5, np.nan):
+        with pytest.raises(ValueError):
+            batch_p(10, bad)
+
+
+def test_subset_enumeration_equals_mixture_operator():
+    hs = random_psd(7, 4, 2, seed=1)
+    for b in range(1, 8):
+        q_enum = sgd_operator_enumerated(hs, 0.13, b)
+        q_mix = mixture_operator(hs, 0.13, b)
+        np.testing.assert_allclose(q_enum, q_mix, atol=1e-14)
+
+
+def test_threshold_matches_dense_kronecker_definition():
+    """eta* from the symmetric-basis code equals 2/lambda_max(pinv(C) D) with explicit Kroneckers."""
+    hs = random_psd(5, 3, 1, seed=2)
+    for b in (1, 2, 4):
+        c, d = c_d_matrices(hs, b)
+        mu = np.max(np.linalg.eigvals(np.linalg.pinv(c) @ d).real)
+        assert sgd_threshold(hs, b) == pytest.approx(2 / mu, rel=1e-10)
+
+
+@pytest.mark.parametrize("b", [1, 2, 3, 5])
+def test_spectral_radius_crosses_one_at_threshold(b):
+    hs = random_psd(6, 3, 1, seed=3)
+    eta = sgd_threshold(hs, b)
+    assert spectral_radius(hs, 0.999 * eta, b) < 1 < spectral_radius(hs, 1.001 * eta, b)
+    # and on all of R^{d^2} (not just symmetric matrices), from the dense enumerated operator
+    rho = [np.max(np.abs(np.linalg.eigvals(sgd_operator_enumerated(hs, f * eta, b)))) for f in (0.999, 1.001)]
+    assert rho[0] < 1 < rho[1]
+
+
+def test_full_batch_is_gd_and_monotone_in_batch_size():
+    hs = random_psd(9, 4, 2, seed=4)
+    curve = threshold_curve(hs, np.arange(1, 10))
+    assert curve[-1] == pytest.approx(gd_threshold(hs), rel=1e-12)
+    assert np.all(np.diff(curve) >= -1e-12)
+    assert np.all(curve <= gd_threshold(hs) * (1 + 1e-12))
+
+
+def test_mu_convex_in_p_and_sandwich():
+    hs = random_psd(8, 3, 1, seed=5)
+    spec = spectral_from_hessians(hs)
+    mus = np.array([generalized_sharpness(spec, p)[0] for p in np.linspace(0, 1, 21)])
+    assert np.all(np.diff(mus) >= -1e-10)
+    assert np.all(np.diff(mus, 2) >= -1e-9)
+    bs = np.arange(1, 9)
+    lower, upper = sandwich_bounds(hs, bs)
+    eta = threshold_curve(hs, bs)
+    assert np.all(lower <= eta * (1 + 1e-10)) and np.all(eta <= upper * (1 + 1e-10))
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_necessary_bounds_and_chain(seed):
+    hs = random_psd(6, 4, 1 + seed % 2, seed=seed)
+    bs = np.arange(1, 7)
+    eta = threshold_curve(hs, bs)
+    b15, b16, b24 = bound_top_eigvec(hs, bs), bound_trace(hs, bs), bound_rank_one(hs, bs)
+    tol = 1 + 1e-10
+    assert np.all(b15 * tol >= eta) and np.all(b16 * tol >= eta) and np.all(b24 * tol >= eta)
+    # chain (25): 2/eta* >= (24) >= (15) >= lambda_max, i.e. eta* <= b24 <= b15 <= 2/lambda_max
+    assert np.all(b24 <= b15 * tol) and np.all(b15 <= gd_threshold(hs) * tol)
+
+
+def test_rank_one_bound_tight_when_one_sample_dominates():
+    from dlsa_core.stability import dominant_sample_2d
+
+    prob = dominant_sample_2d()
+    assert bound_rank_one(prob, 1) == pytest.approx(sgd_threshold(prob, 1), rel=1e-3)
+
+
+@pytest.mark.parametrize("n,k,d", [(5, 1, 30), (4, 2, 12), (6, 1, 50)])
+def test_gram_reduction_equals_parameter_space(n, k, d):
+    rng = np.random.default_rng(n * d)
+    jac = rng.standard_normal((n, k, d))
+    hs = jac.transpose(0, 2, 1) @ jac
+    for b in range(1, n + 1):
+        ref = sgd_threshold(hs, b, method="lanczos")
+        gram = sgd_threshold_from_jacobians(jac, b, space="gram")
+        par = sgd_threshold_from_jacobians(jac, b, space="parameter", method="lanczos")
+        assert gram == pytest.approx(ref, rel=1e-9) and par == pytest.approx(ref, rel=1e-9)
+
+
+@pytest.mark.parametrize("space", ["parameter", "gram"])
+def test_three_methods_agree(space):
+    rng = np.random.default_rng(11)
+    jac = rng.standard_normal((7, 2, 6))
+    spec = spectral_from_factors(jac, space=space)
+    for p in (1.0, 0.3, 0.05):
+        vals = [generalized_sharpness(spec, p, method=m)[0] for m in ("dense", "power", "lanczos")]
+        assert max(vals) - min(vals) <= 1e-8 * max(vals)
+
+
+def test_accepts_torch_and_problem():
+    t = torch.tensor(H_TOY)
+    assert sgd_threshold(t, 1) == pytest.approx(sgd_threshold(toy_rank_one_2d(), 1), rel=1e-12)
+
+
+def test_bad_input_raises_value_error():
+    with pytest.raises(ValueError, match="NaN"):
+        sgd_threshold(np.full((2, 2, 2), np.nan), 1)
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        sgd_threshold(np.array([[[1.0, 0], [0, -1.0]]]), 1)
+    with pytest.raises(ValueError, match="batch size"):
+        sgd_threshold(H_TOY, 4)
+    with pytest.raises(ValueError, match="eta"):
+        spectral_radius(H_TOY, -0.1, 1)
+    with pytest.raises(ValueError, match="zero"):
+        gd_threshold(np.zeros((3, 2, 2)))
+    with pytest.raises(ValueError, match="entries"):  # a huge d is refused before any work
+        sgd_threshold_from_jacobians(np.broadcast_to(np.float64(1.0), (1, 1, 300_000_000)), 1)

@@ -61,8 +61,9 @@ class KernelCCA:
         Gaussian ``eps = scale * median distance`` as in the estimator.
     """
 
-    def __init__(self, n_functions=10, reg=1e-2, n_components_kernel=200, bandwidth_scale=0.3,
-                 random_state=None):
+    def __init__(
+        self, n_functions=10, reg=1e-2, n_components_kernel=200, bandwidth_scale=0.3, random_state=None
+    ):
         self.n_functions = n_functions
         self.reg = reg
         self.n_components_kernel = n_components_kernel
@@ -80,8 +81,9 @@ class KernelCCA:
         blocks = []
         H = np.eye(N) - 1.0 / N
         for X in views:
-            _, K = ViewKernel.fit(X, kind="gaussian", bandwidth_scale=self.bandwidth_scale,
-                                  random_state=rng.integers(2**31))
+            _, K = ViewKernel.fit(
+                X, kind="gaussian", bandwidth_scale=self.bandwidth_scale, random_state=rng.integers(2**31)
+            )
             Kc = H @ K @ H  # centre in feature space, as in classical KCCA
             lam, U = top_eigh(Kc, r, random_state=rng.integers(2**31))
             lam = np.clip(lam, 0.0, None)
@@ -111,8 +113,9 @@ class ConcatenatedEigenmap:
         rng = np.random.default_rng(self.random_state)
         # Each view divided by its median distance, so no sensor dominates through its units.
         Z = np.hstack([X / median_distance(X, random_state=rng.integers(2**31)) for X in views])
-        _, K = ViewKernel.fit(Z, kind="gaussian", bandwidth_scale=self.bandwidth_scale,
-                              random_state=rng.integers(2**31))
+        _, K = ViewKernel.fit(
+            Z, kind="gaussian", bandwidth_scale=self.bandwidth_scale, random_state=rng.integers(2**31)
+        )
         lam, V = top_eigh(K, int(min(self.n_functions, N - 1)), random_state=rng.integers(2**31))
         self.eigenvalues_ = lam
         self.functions_ = sign_flip(V)

@@ -49,10 +49,13 @@ class MultiViewData:
     def subset(self, idx) -> MultiViewData:
         """The same data restricted to rows ``idx``."""
         return MultiViewData(
-            self.name, [V[idx] for V in self.views], list(self.view_names),
+            self.name,
+            [V[idx] for V in self.views],
+            list(self.view_names),
             {k: v[idx] for k, v in self.shared.items()},
             [{k: v[idx] for k, v in nz.items()} for nz in self.nuisance],
-            None if self.labels is None else self.labels[idx], dict(self.notes),
+            None if self.labels is None else self.labels[idx],
+            dict(self.notes),
         )
 
     def split(self, n_test: int) -> tuple[MultiViewData, MultiViewData]:
@@ -63,7 +66,9 @@ class MultiViewData:
         return self.subset(np.arange(n - n_test)), self.subset(np.arange(n - n_test, n))
 
 
-def make_spiral_torus(n_samples: int = 2000, *, torus_minor: float = 1 / 3, random_state=None) -> MultiViewData:
+def make_spiral_torus(
+    n_samples: int = 2000, *, torus_minor: float = 1 / 3, random_state=None
+) -> MultiViewData:
     """The paper's spiral-strip + torus toy (official ``MainFigure2.m`` formulas)."""
     rng = np.random.default_rng(random_state)
     z, a, b = rng.uniform(0.0, 1.0, (3, n_samples))
@@ -71,10 +76,20 @@ def make_spiral_torus(n_samples: int = 2000, *, torus_minor: float = 1 / 3, rand
     theta = 4 * np.pi * a
     spiral = np.column_stack([r * np.cos(theta), r * np.sin(theta)])
     ring = 1.0 + torus_minor * np.cos(2 * np.pi * z + np.pi)
-    torus = np.column_stack([ring * np.cos(2 * np.pi * b), ring * np.sin(2 * np.pi * b),
-                             torus_minor * np.sin(2 * np.pi * z + np.pi)])
-    return MultiViewData("spiral_torus", [spiral, torus], ["spiral strip (2-D)", "torus (3-D)"],
-                         {"z": z}, [{"a (along the spiral)": a}, {"b (around the torus)": b}])
+    torus = np.column_stack(
+        [
+            ring * np.cos(2 * np.pi * b),
+            ring * np.sin(2 * np.pi * b),
+            torus_minor * np.sin(2 * np.pi * z + np.pi),
+        ]
+    )
+    return MultiViewData(
+        "spiral_torus",
+        [spiral, torus],
+        ["spiral strip (2-D)", "torus (3-D)"],
+        {"z": z},
+        [{"a (along the spiral)": a}, {"b (around the torus)": b}],
+    )
 
 
 def observation_map(y1: np.ndarray, y2: np.ndarray) -> np.ndarray:
@@ -88,14 +103,17 @@ def make_parameter_redundancy(n_samples: int = 2000, *, random_state=None) -> Mu
     p = rng.uniform(-1.0, 1.0, (n_samples, 3))
     eff = p[:, 0] + p[:, 1] ** 3
     return MultiViewData(
-        "parameter_redundancy", [p[:, :2].copy(), observation_map(eff, p[:, 2])],
+        "parameter_redundancy",
+        [p[:, :2].copy(), observation_map(eff, p[:, 2])],
         ["parameters (p1, p2)", "steady state x* = g(p1 + p2^3, p3)"],
-        {"p1 + p2^3": eff}, [{"p1 - p2^3 (unidentifiable)": p[:, 0] - p[:, 1] ** 3}, {"p3": p[:, 2]}],
+        {"p1 + p2^3": eff},
+        [{"p1 - p2^3 (unidentifiable)": p[:, 0] - p[:, 1] ** 3}, {"p3": p[:, 2]}],
     )
 
 
-def make_corrupted_digits(n_samples: int | None = None, *, stripe_amplitude: float = 0.5,
-                          random_state=None) -> MultiViewData:
+def make_corrupted_digits(
+    n_samples: int | None = None, *, stripe_amplitude: float = 0.5, random_state=None
+) -> MultiViewData:
     """scikit-learn digits (8 x 8, scaled to [0, 1]) seen through two structured corruptions.
 
     View 0: cyclic horizontal shift ``s in {-2..2}`` plus ``A sin(2 pi col / 8 + phi_0)``.
@@ -120,13 +138,21 @@ def make_corrupted_digits(n_samples: int | None = None, *, stripe_amplitude: flo
     view0 = np.stack([np.roll(im, s, axis=1) for im, s in zip(images, shift, strict=True)])
     view0 = view0 + stripe_amplitude * np.sin(2 * np.pi * grid[None, None, :] / 8 + phi0[:, None, None])
     view1 = gain[:, None, None] * images + stripe_amplitude * np.cos(
-        2 * np.pi * grid[None, :, None] / 8 + phi1[:, None, None])
+        2 * np.pi * grid[None, :, None] / 8 + phi1[:, None, None]
+    )
     return MultiViewData(
-        "digits", [view0.reshape(n, 64), view1.reshape(n, 64)],
+        "digits",
+        [view0.reshape(n, 64), view1.reshape(n, 64)],
         ["shifted + vertical stripes (64-D)", "gain + horizontal stripes (64-D)"],
         {"digit": labels.astype(float)},
-        [{"stripe phase cos": np.cos(phi0), "stripe phase sin": np.sin(phi0), "shift": shift.astype(float)},
-         {"stripe phase cos": np.cos(phi1), "stripe phase sin": np.sin(phi1), "gain": gain}],
+        [
+            {
+                "stripe phase cos": np.cos(phi0),
+                "stripe phase sin": np.sin(phi0),
+                "shift": shift.astype(float),
+            },
+            {"stripe phase cos": np.cos(phi1), "stripe phase sin": np.sin(phi1), "gain": gain},
+        ],
         labels=labels,
     )
 

@@ -32,7 +32,9 @@ def check_views(views, *, min_views: int = 2) -> list[np.ndarray]:
     out = [check_view(X, f"view {k}") for k, X in enumerate(views)]
     sizes = {X.shape[0] for X in out}
     if len(sizes) != 1:
-        raise ValueError(f"All views must have the same number of samples (paired rows); got {[X.shape[0] for X in out]}.")
+        raise ValueError(
+            f"All views must have the same number of samples (paired rows); got {[X.shape[0] for X in out]}."
+        )
     return out
 
 
@@ -108,10 +110,23 @@ class JointlySmoothFunctions:
     n_views_, n_samples_ : int.
     """
 
-    def __init__(self, n_functions=10, n_kernel_eigenvectors=100, kernel="gaussian", bandwidth="median",
-                 bandwidth_scale=0.3, n_neighbors=None, threshold="analytic", random_state=None, *,
-                 eigen_solver="auto", combine="auto", n_permutations=5, eigenvalue_cutoff=1e-5,
-                 n_landmarks=None):
+    def __init__(
+        self,
+        n_functions=10,
+        n_kernel_eigenvectors=100,
+        kernel="gaussian",
+        bandwidth="median",
+        bandwidth_scale=0.3,
+        n_neighbors=None,
+        threshold="analytic",
+        random_state=None,
+        *,
+        eigen_solver="auto",
+        combine="auto",
+        n_permutations=5,
+        eigenvalue_cutoff=1e-5,
+        n_landmarks=None,
+    ):
         self.n_functions = n_functions
         self.n_kernel_eigenvectors = n_kernel_eigenvectors
         self.kernel = kernel
@@ -134,7 +149,9 @@ class JointlySmoothFunctions:
             raise ValueError(f"n_kernel_eigenvectors has {len(dims)} entries for {K} views.")
         for dk in dims:
             if not 1 <= dk < N:
-                raise ValueError(f"The number of kernel eigenvectors d={dk} must be between 1 and N-1={N - 1}.")
+                raise ValueError(
+                    f"The number of kernel eigenvectors d={dk} must be between 1 and N-1={N - 1}."
+                )
         return dims
 
     def fit(self, views, y=None):
@@ -149,13 +166,21 @@ class JointlySmoothFunctions:
         self.kernels_, self.eigenvalues_, self.bases_ = [], [], []
         for X, d in zip(views, dims, strict=True):
             if self.n_landmarks is not None and self.kernel == "gaussian":
-                eps = gaussian_bandwidth(X, self.bandwidth, self.bandwidth_scale, random_state=rng.integers(2**31))
-                vk, lam, W = landmark_eigenbasis(X, d, eps, n_landmarks=int(self.n_landmarks),
-                                                 random_state=rng.integers(2**31))
+                eps = gaussian_bandwidth(
+                    X, self.bandwidth, self.bandwidth_scale, random_state=rng.integers(2**31)
+                )
+                vk, lam, W = landmark_eigenbasis(
+                    X, d, eps, n_landmarks=int(self.n_landmarks), random_state=rng.integers(2**31)
+                )
             else:
-                vk, A = ViewKernel.fit(X, kind=self.kernel, bandwidth=self.bandwidth,
-                                       bandwidth_scale=self.bandwidth_scale, n_neighbors=self.n_neighbors,
-                                       random_state=rng.integers(2**31))
+                vk, A = ViewKernel.fit(
+                    X,
+                    kind=self.kernel,
+                    bandwidth=self.bandwidth,
+                    bandwidth_scale=self.bandwidth_scale,
+                    n_neighbors=self.n_neighbors,
+                    random_state=rng.integers(2**31),
+                )
                 lam, W = top_eigh(A, d, solver=self.eigen_solver, random_state=rng.integers(2**31))
                 del A  # the N x N kernel is the memory peak; free it before the next view
             self.kernels_.append(vk)
@@ -179,10 +204,12 @@ class JointlySmoothFunctions:
         self.threshold_ = self._threshold(N, dims, rng)
         e = self.singular_values_**2 / K
         self.n_significant_ = int((e > self.threshold_).sum()) if self.threshold_ is not None else m
-        self.extension_error_ = np.stack([
-            truncation_error(lam, W, self.functions_, cutoff=self.eigenvalue_cutoff)
-            for lam, W in zip(self.eigenvalues_, self.bases_, strict=True)
-        ])
+        self.extension_error_ = np.stack(
+            [
+                truncation_error(lam, W, self.functions_, cutoff=self.eigenvalue_cutoff)
+                for lam, W in zip(self.eigenvalues_, self.bases_, strict=True)
+            ]
+        )
         self.n_extension_eigenvectors_ = [
             int(kept_eigenvectors(lam, self.eigenvalue_cutoff).sum()) for lam in self.eigenvalues_
         ]
@@ -197,8 +224,9 @@ class JointlySmoothFunctions:
             if t == "analytic":
                 return analytic_threshold(N, dims, random_state=rng.integers(2**31))
             if t == "permutation":
-                return permutation_threshold(self.bases_, n_permutations=self.n_permutations,
-                                             random_state=rng.integers(2**31))
+                return permutation_threshold(
+                    self.bases_, n_permutations=self.n_permutations, random_state=rng.integers(2**31)
+                )
             raise ValueError(f"Unknown threshold {t!r}; use 'analytic', 'permutation', a number or None.")
         return float(t)
 
@@ -225,7 +253,9 @@ class JointlySmoothFunctions:
         else:
             vs = check_views(views, min_views=1)
             if len(vs) != self.n_views_:
-                raise ValueError(f"Expected {self.n_views_} views (or a dict {{view_index: array}}); got {len(vs)}.")
+                raise ValueError(
+                    f"Expected {self.n_views_} views (or a dict {{view_index: array}}); got {len(vs)}."
+                )
             items = dict(enumerate(vs))
         out, sizes = {}, set()
         for k, Y in items.items():
@@ -236,8 +266,14 @@ class JointlySmoothFunctions:
             if Y.shape[1] != D:
                 raise ValueError(f"View {k} has {Y.shape[1]} features; it was fitted with {D}.")
             sizes.add(Y.shape[0])
-            out[int(k)] = nystrom_extend(self.kernels_[k], self.eigenvalues_[k], self.bases_[k],
-                                         self.functions_, Y, cutoff=self.eigenvalue_cutoff)
+            out[int(k)] = nystrom_extend(
+                self.kernels_[k],
+                self.eigenvalues_[k],
+                self.bases_[k],
+                self.functions_,
+                Y,
+                cutoff=self.eigenvalue_cutoff,
+            )
         if len(sizes) > 1:
             raise ValueError("The views given to transform must have the same number of samples.")
         return out
@@ -253,9 +289,21 @@ class JointlySmoothFunctions:
 
     def get_params(self, deep=True) -> dict:
         """Constructor parameters (scikit-learn convention)."""
-        names = ["n_functions", "n_kernel_eigenvectors", "kernel", "bandwidth", "bandwidth_scale",
-                 "n_neighbors", "threshold", "random_state", "eigen_solver", "combine", "n_permutations",
-                 "eigenvalue_cutoff", "n_landmarks"]
+        names = [
+            "n_functions",
+            "n_kernel_eigenvectors",
+            "kernel",
+            "bandwidth",
+            "bandwidth_scale",
+            "n_neighbors",
+            "threshold",
+            "random_state",
+            "eigen_solver",
+            "combine",
+            "n_permutations",
+            "eigenvalue_cutoff",
+            "n_landmarks",
+        ]
         return {n: getattr(self, n) for n in names}
 
     def set_params(self, **params):

@@ -158,8 +158,16 @@ class ViewKernel:
     _nn: NearestNeighbors | None = None
 
     @classmethod
-    def fit(cls, X, *, kind="gaussian", bandwidth="median", bandwidth_scale=0.3, n_neighbors=None,
-            random_state=None):
+    def fit(
+        cls,
+        X,
+        *,
+        kind="gaussian",
+        bandwidth="median",
+        bandwidth_scale=0.3,
+        n_neighbors=None,
+        random_state=None,
+    ):
         """Build the kernel of view ``X``; returns ``(ViewKernel, K)`` with ``K`` the training kernel."""
         if kind not in KERNELS:
             raise ValueError(f"Unknown kernel {kind!r}; use one of {KERNELS}.")
@@ -211,5 +219,6 @@ def _knn_matrix(dist: np.ndarray, idx: np.ndarray, eps: float, n_cols: int) -> s
     """Sparse ``(n, n_cols)`` Gaussian weights on each row's k nearest neighbours."""
     n, k = idx.shape
     indptr = np.arange(0, n * k + 1, k)
-    return scipy.sparse.csr_matrix((np.exp(-(dist.ravel() ** 2) / eps**2), idx.ravel(), indptr),
-                                   shape=(n, n_cols))
+    return scipy.sparse.csr_matrix(
+        (np.exp(-(dist.ravel() ** 2) / eps**2), idx.ravel(), indptr), shape=(n, n_cols)
+    )

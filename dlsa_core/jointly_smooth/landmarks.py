@@ -41,7 +41,9 @@ class LandmarkKernel:
         """Eigenfunction values at ``Y (n, D)``: ``(n, d)`` float64 (computed in row chunks)."""
         out = np.empty((Y.shape[0], self.projection.shape[1]))
         for s in range(0, Y.shape[0], self.chunk):
-            out[s:s + self.chunk] = gaussian_kernel(Y[s:s + self.chunk], self.landmarks, self.eps) @ self.projection
+            out[s : s + self.chunk] = (
+                gaussian_kernel(Y[s : s + self.chunk], self.landmarks, self.eps) @ self.projection
+            )
         return out
 
 

@@ -33,8 +33,9 @@ def r2_table(F: np.ndarray, latents: dict, **kw) -> dict:
     return {name: [curve_r2(F[:, i], t, **kw) for i in range(F.shape[1])] for name, t in latents.items()}
 
 
-def curve_error(f_train: np.ndarray, t_train: np.ndarray, f_new: np.ndarray, t_new: np.ndarray,
-                *, n_neighbors: int = 20) -> float:
+def curve_error(
+    f_train: np.ndarray, t_train: np.ndarray, f_new: np.ndarray, t_new: np.ndarray, *, n_neighbors: int = 20
+) -> float:
     """Relative RMS error ``||f_new - h(t_new)|| / ||h(t_new)||`` with ``h`` the k-NN curve of the training
     values ``f_train`` against ``t_train``."""
     h = KNeighborsRegressor(n_neighbors).fit(np.asarray(t_train, float)[:, None], f_train)

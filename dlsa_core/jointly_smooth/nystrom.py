@@ -21,8 +21,14 @@ def kept_eigenvectors(eigenvalues: np.ndarray, cutoff: float) -> np.ndarray:
 
 
 def nystrom_extend(
-    kernel, eigenvalues: np.ndarray, basis: np.ndarray, F: np.ndarray, Y: np.ndarray,
-    *, cutoff: float = 1e-5, chunk: int = 2048,
+    kernel,
+    eigenvalues: np.ndarray,
+    basis: np.ndarray,
+    F: np.ndarray,
+    Y: np.ndarray,
+    *,
+    cutoff: float = 1e-5,
+    chunk: int = 2048,
 ) -> np.ndarray:
     """Extend functions ``F (N, M)`` from the training samples to new samples ``Y (n, D)`` of one view.
 
@@ -48,7 +54,9 @@ def nystrom_extend(
     coeff = basis[:, keep].T @ F  # (d', M)
     out = np.empty((Y.shape[0], F.shape[1]))
     for start in range(0, Y.shape[0], chunk):
-        out[start:start + chunk] = eigenfunctions(kernel, eigenvalues, basis, Y[start:start + chunk], keep) @ coeff
+        out[start : start + chunk] = (
+            eigenfunctions(kernel, eigenvalues, basis, Y[start : start + chunk], keep) @ coeff
+        )
     return out
 
 

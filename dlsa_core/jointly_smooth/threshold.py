@@ -55,7 +55,9 @@ def stacked_singular_values(bases: Sequence[np.ndarray]) -> np.ndarray:
     return np.sqrt(np.clip(lam, 0.0, None))
 
 
-def permutation_threshold(bases: Sequence[np.ndarray], *, n_permutations: int = 5, random_state=None) -> float:
+def permutation_threshold(
+    bases: Sequence[np.ndarray], *, n_permutations: int = 5, random_state=None
+) -> float:
     """Median over permutations of the second-largest energy with the pairing destroyed.
 
     Parameters

@@ -1,0 +1,86 @@
+"""Baselines, the sparse k-NN path, the other data sets and the metrics of the jointly smooth topic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlsa_core.jointly_smooth import JointlySmoothFunctions, load_dataset, make_spiral_torus
+from dlsa_core.jointly_smooth.baselines import ConcatenatedEigenmap, KernelCCA, LinearCCA
+from dlsa_core.jointly_smooth.metrics import curve_r2, cv_accuracy
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return make_spiral_torus(800, random_state=2)
+
+
+def test_curve_r2_separates_curve_from_cloud():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(size=800)
+    assert curve_r2(np.cos(2 * np.pi * t), t) > 0.99
+    assert abs(curve_r2(rng.normal(size=800), t)) < 0.05
+
+
+def test_baselines_interface_and_behaviour(toy):
+    z = toy.shared["z"]
+    jsf = JointlySmoothFunctions(n_functions=4, random_state=0).fit(toy.views)
+    lin = LinearCCA(n_functions=4).fit(toy.views)
+    kcca = KernelCCA(n_functions=4, random_state=0).fit(toy.views)
+    cat = ConcatenatedEigenmap(n_functions=4, random_state=0).fit(toy.views)
+    for m in (lin, kcca, cat):
+        F = m.functions_
+        assert F.shape[0] == 800 and np.all(np.isfinite(F))
+    assert lin.functions_.shape[1] == 2  # min(n_functions, D_1 = 2, D_2 = 3)
+    np.testing.assert_allclose(kcca.functions_.T @ kcca.functions_, np.eye(4), atol=1e-10)
+    best = {
+        name: max(curve_r2(f, z) for f in m.functions_[:, 1:].T)
+        for name, m in {"jsf": jsf, "lin": lin, "cat": cat}.items()
+    }
+    # A linear map cannot unroll the spiral; the concatenated eigenmap follows the nuisances.
+    assert best["jsf"] > 0.95 and best["lin"] < 0.5 and best["cat"] < 0.5
+
+
+def test_sparse_knn_kernel_recovers_z():
+    data = make_spiral_torus(3000, random_state=0)
+    jsf = JointlySmoothFunctions(
+        n_functions=3, n_kernel_eigenvectors=100, kernel="knn", n_neighbors=30, random_state=0
+    ).fit(data.views)
+    assert np.all(jsf.singular_values_ <= np.sqrt(2) + 1e-9)
+    assert max(curve_r2(f, data.shared["z"]) for f in jsf.functions_[:, 1:].T) > 0.9
+    new = make_spiral_torus(50, random_state=9)
+    out = jsf.transform({1: new.views[1]})
+    assert out.shape == (50, 3) and np.all(np.isfinite(out))
+
+
+def test_parameter_redundancy_finds_effective_parameter():
+    data = load_dataset("parameter_redundancy", 1000, random_state=0)
+    jsf = JointlySmoothFunctions(n_functions=3, random_state=0).fit(data.views)
+    f1 = jsf.functions_[:, 1]
+    assert curve_r2(f1, data.shared["p1 + p2^3"]) > 0.95
+    assert abs(curve_r2(f1, data.nuisance[1]["p3"])) < 0.1
+
+
+def test_digits_jsf_features_beat_concatenation():
+    data = load_dataset("digits", 1000, random_state=0)
+    kw = dict(n_functions=21, random_state=0)
+    jsf = JointlySmoothFunctions(n_kernel_eigenvectors=100, bandwidth_scale=1.0, **kw).fit(data.views)
+    cat = ConcatenatedEigenmap(bandwidth_scale=1.0, **kw).fit(data.views)
+    acc_jsf = cv_accuracy(jsf.functions_[:, 1:], data.labels)
+    acc_cat = cv_accuracy(cat.functions_[:, 1:], data.labels)
+    assert acc_jsf["kNN"] > acc_cat["kNN"] + 0.05
+    assert acc_jsf["kNN"] > 0.7
+    # The stripes' phases are rejected: no leading function follows them.
+    for nz in data.nuisance:
+        assert abs(curve_r2(jsf.functions_[:, 1], nz["stripe phase cos"])) < 0.1
+
+
+def test_dataset_split_and_bad_names():
+    data = load_dataset("spiral_torus", 100, random_state=0)
+    train, test = data.split(20)
+    assert train.n_samples == 80 and test.n_samples == 20
+    np.testing.assert_array_equal(test.shared["z"], data.shared["z"][80:])
+    with pytest.raises(ValueError, match="Unknown data set"):
+        load_dataset("mnist", 100)
+    with pytest.raises(ValueError, match="out of range"):
+        load_dataset("digits", 5000)

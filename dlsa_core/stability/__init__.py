@@ -22,7 +22,7 @@ from dlsa_core.stability.problems import (
     toy_rank_one_2d,
 )
 from dlsa_core.stability.recursion import second_moment_trajectory, stationary_covariance
-from dlsa_core.stability.report import batch_grid, stability_report
+from dlsa_core.stability.report import batch_grid, dynamics_report, stability_report
 from dlsa_core.stability.simulation import mc_summary, simulate_sgd
 from dlsa_core.stability.spectral import batch_p
 from dlsa_core.stability.thresholds import (
@@ -43,6 +43,7 @@ __all__ = [
     "bound_trace",
     "c_d_matrices",
     "digits_least_squares",
+    "dynamics_report",
     "dominant_sample_2d",
     "gd_threshold",
     "generalized_sharpness",

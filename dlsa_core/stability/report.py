@@ -55,3 +55,58 @@ def stability_report(problem: Any, batch_sizes: Any = None, *, replacement: bool
         "d": spec.d,
         "space": spec.space,
     }
+
+
+def dynamics_report(
+    problem: Any,
+    eta: float,
+    batch_size: int,
+    *,
+    steps: int = 100,
+    runs: int = 1000,
+    seed: int = 0,
+    replacement: bool = False,
+    n_paths: int = 0,
+    device: Any = None,
+) -> dict:
+    """Exact second moment beside Monte Carlo (SGD and ALG(p)) at one (B, eta), plus the verdict.
+
+    Returns
+    -------
+    dict with ``t`` (steps + 1,) int, ``exact`` (steps + 1,) float64, ``mc`` ``{"sgd", "mixture"}`` summaries
+    (see :func:`mc_summary`), ``eta_star``, ``rho`` (spectral radius of Q: the exact per-step growth
+    factor), ``rho_mc`` (the Monte Carlo mean's average per-step factor), ``stable``, optional ``paths``.
+    """
+    from dlsa_core.stability.recursion import second_moment_trajectory
+    from dlsa_core.stability.simulation import mc_summary, simulate_sgd
+    from dlsa_core.stability.thresholds import sgd_threshold, spectral_radius
+
+    eta_star = sgd_threshold(problem, batch_size, replacement=replacement)
+    exact = second_moment_trajectory(problem, eta, batch_size, steps, replacement=replacement)
+    sim = simulate_sgd(
+        problem,
+        eta,
+        batch_size,
+        steps,
+        runs,
+        seed=seed,
+        device=device,
+        replacement=replacement,
+        n_paths=n_paths,
+    )
+    mc = {proc: mc_summary(sim[proc]) for proc in ("sgd", "mixture")}
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        rho_mc = float((mc["sgd"]["mean"][-1] / mc["sgd"]["mean"][0]) ** (1.0 / steps))
+    out = {
+        "t": np.arange(steps + 1),
+        "exact": exact,
+        "mc": mc,
+        "eta_star": eta_star,
+        "rho": spectral_radius(problem, eta, batch_size, replacement=replacement),
+        "rho_mc": rho_mc,
+        "stable": bool(eta <= eta_star),
+        "p": sim["p"],
+    }
+    if n_paths:
+        out["paths"] = sim["paths"]
+    return out

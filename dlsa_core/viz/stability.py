@@ -1,0 +1,231 @@
+"""Figures for the SGD-vs-GD stability page: pure builders, state in, ``go.Figure`` out.
+
+Colours (Okabe-Ito, colour-blind safe): stable = bluish green, unstable = vermillion, theory as lines,
+measurements as markers/bands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import plotly.graph_objects as go
+
+STABLE = "#009E73"
+UNSTABLE = "#D55E00"
+BLUE = "#0072B2"
+ORANGE = "#E69F00"
+SKY = "#56B4E9"
+PURPLE = "#CC79A7"
+GREY = "#555555"
+
+_LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=70, r=20, t=60, b=60),
+    legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, font=dict(size=12)),
+    font=dict(size=13),
+    uirevision="stab",
+)
+
+
+def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: bool) -> go.Figure:
+    """Stability region in the (batch size, step size) plane, both axes logarithmic.
+
+    Parameters
+    ----------
+    report : mapping
+        Output of :func:`dlsa_core.stability.stability_report` (arrays over ``batch_size``).
+    batch_size, eta : the current point.
+    stable : bool
+        Verdict at the current point (``eta <= eta*(B)``), used for its colour.
+    """
+    b = np.asarray(report["batch_size"], dtype=float)
+    star = np.asarray(report["eta_star"])
+    gd = float(np.asarray(report["eta_gd"])[0])
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(x=b, y=star, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=b,
+            y=np.full_like(star, star.min() * 1e-3),
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor="rgba(0,158,115,0.13)",
+            name="mean-square stable region",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=b,
+            y=np.full_like(b, gd),
+            mode="lines",
+            name="GD threshold 2/λmax(H)",
+            line=dict(color=GREY, dash="dash", width=2),
+        )
+    )
+    bounds = (
+        ("bound_rank_one", "necessary: rank-one bound (24)", PURPLE, "dot"),
+        ("bound_15", "necessary: top-eigenvector bound (15)", BLUE, "dashdot"),
+        ("bound_16", "necessary: trace bound (16)", ORANGE, "dot"),
+        ("sufficient", "sufficient: convexity lower bound", SKY, "longdash"),
+    )
+    for key, name, colour, dash in bounds:
+        fig.add_trace(
+            go.Scatter(
+                x=b, y=report[key], mode="lines", name=name, line=dict(color=colour, dash=dash, width=1.6)
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=b,
+            y=star,
+            mode="lines+markers",
+            name="exact SGD threshold η*(B) = 2/λmax(C⁺D)",
+            line=dict(color="black", width=3),
+            marker=dict(size=5),
+        )
+    )
+    colour = STABLE if stable else UNSTABLE
+    fig.add_trace(
+        go.Scatter(
+            x=[batch_size],
+            y=[eta],
+            mode="markers",
+            name=f"your (B, η): {'stable' if stable else 'unstable'}",
+            marker=dict(
+                size=16, color=colour, symbol="circle" if stable else "x", line=dict(color="white", width=1.5)
+            ),
+        )
+    )
+    lo = min(float(np.min(report["sufficient"])), eta) / 1.6
+    hi = max(gd, eta, float(np.max(report["bound_16"]))) * 1.6
+    fig.update_layout(
+        **_LAYOUT,
+        height=520,
+        title=dict(text="Where SGD is mean-square stable: step size vs batch size", x=0),
+        xaxis=dict(title="batch size B (log)", type="log"),
+        yaxis=dict(title="step size η (log)", type="log", range=[np.log10(lo), np.log10(hi)]),
+    )
+    return fig
+
+
+def make_moment_figure(
+    t: np.ndarray, exact: np.ndarray, mc: Mapping[str, Mapping[str, np.ndarray]], *, title: str
+) -> go.Figure:
+    """``E||theta_t - theta*||^2`` over t: exact recursion (line) and Monte Carlo means with 2-SE bands.
+
+    Parameters
+    ----------
+    t : (T,) int steps; exact : (T,) float64 from the recursion (``inf`` where it overflowed).
+    mc : ``{"SGD": summary, "GD/single-sample mixture ALG(p)": summary}`` with ``mean``, ``lo``, ``hi``.
+    """
+    fig = go.Figure()
+    styles = {0: (BLUE, "circle"), 1: (ORANGE, "diamond")}
+    for j, (name, s) in enumerate(mc.items()):
+        colour, symbol = styles[j % 2]
+        rgba = "rgba(0,114,178,0.15)" if j % 2 == 0 else "rgba(230,159,0,0.18)"
+        fig.add_trace(
+            go.Scatter(x=t, y=s["hi"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=np.maximum(s["lo"], 1e-300),
+                mode="lines",
+                line=dict(width=0),
+                fill="tonexty",
+                fillcolor=rgba,
+                name=f"{name}: Monte Carlo ±2 SE",
+                hoverinfo="skip",
+            )
+        )
+        stride = max(1, len(t) // 40)
+        fig.add_trace(
+            go.Scatter(
+                x=t[::stride],
+                y=s["mean"][::stride],
+                mode="markers",
+                name=f"{name}: Monte Carlo mean (measured)",
+                marker=dict(color=colour, symbol=symbol, size=6),
+            )
+        )
+    finite = np.isfinite(exact)
+    fig.add_trace(
+        go.Scatter(
+            x=t[finite],
+            y=exact[finite],
+            mode="lines",
+            name="exact recursion (predicted)",
+            line=dict(color="black", width=2.5),
+        )
+    )
+    fig.update_layout(
+        **_LAYOUT,
+        height=440,
+        title=dict(text=title, x=0),
+        xaxis=dict(title="step t"),
+        yaxis=dict(title="E‖θ_t − θ*‖² (log)", type="log", exponentformat="power"),
+    )
+    return fig
+
+
+def make_paths_figure(paths: np.ndarray, hessian: np.ndarray, *, stable: bool) -> go.Figure:
+    """A few single SGD paths on contours of the mean loss ``theta^T H theta / 2`` (2-D problems).
+
+    Parameters
+    ----------
+    paths : (m, T, 2) float64; hessian : (2, 2) mean Hessian.
+    """
+    ext = float(np.nanmax(np.abs(paths[:, : max(2, paths.shape[1] // 4)]))) if paths.size else 1.0
+    ext = min(max(ext, 1e-3), 1e6) * 1.2
+    grid = np.linspace(-ext, ext, 80)
+    xx, yy = np.meshgrid(grid, grid)
+    pts = np.stack([xx, yy], -1)
+    loss = 0.5 * np.einsum("...i,ij,...j->...", pts, hessian, pts)
+    fig = go.Figure(
+        go.Contour(
+            x=grid,
+            y=grid,
+            z=np.sqrt(loss),
+            showscale=False,
+            ncontours=12,
+            colorscale=[[0, "#f7f7f7"], [1, "#bdbdbd"]],
+            contours=dict(coloring="lines"),
+            hoverinfo="skip",
+            name="mean loss",
+        )
+    )
+    colours = [BLUE, ORANGE, PURPLE, SKY, GREY]
+    for j, path in enumerate(paths):
+        ok = np.all(np.isfinite(path), axis=1) & (np.abs(path).max(axis=1) < 10 * ext)
+        fig.add_trace(
+            go.Scatter(
+                x=path[ok, 0],
+                y=path[ok, 1],
+                mode="lines+markers",
+                name=f"path {j + 1}",
+                line=dict(color=colours[j % 5], width=1.2),
+                marker=dict(size=3),
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0],
+            y=[0],
+            mode="markers",
+            name="minimum θ*",
+            marker=dict(color=STABLE if stable else UNSTABLE, size=12, symbol="star"),
+        )
+    )
+    fig.update_layout(
+        **_LAYOUT,
+        height=440,
+        title=dict(text="Single SGD paths (not evidence of stability)", x=0),
+        xaxis=dict(title="θ₁ − θ₁*", range=[-ext, ext]),
+        yaxis=dict(title="θ₂ − θ₂*", range=[-ext, ext], scaleanchor="x"),
+    )
+    return fig

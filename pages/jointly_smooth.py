@@ -17,24 +17,23 @@ from dlsa_core.viz.jointly_smooth import (
 from pages import _ui
 
 N_FUNCTIONS = 12
+# Widget labels (they are also the URL values) -> core names.
 DATASETS = {
-    "spiral_torus": "Paper toy: spiral strip (2-D) + torus (3-D)",
-    "parameter_redundancy": "Dynamical system: parameters vs steady state",
-    "digits": "Digits through two corrupted sensors",
+    "Spiral + torus": "spiral_torus",
+    "Parameter redundancy": "parameter_redundancy",
+    "Corrupted digits": "digits",
 }
-KERNELS = {"gaussian": "Gaussian, dense (paper)", "landmarks": "Gaussian via 1,500 landmarks",
-           "knn": "k-NN sparse (eigsh)"}
+KERNELS = {"Gaussian (dense)": "gaussian", "Gaussian (landmarks)": "landmarks", "k-NN (sparse)": "knn"}
+_FIELDS = ("jsf.dataset", "jsf.n", "jsf.d", "jsf.scale", "jsf.kernel")
 PRESETS = {
-    "Paper toy (d = 100)": {"jsf.dataset": "spiral_torus", "jsf.n": 1000, "jsf.d": 100, "jsf.scale": 0.3,
-                            "jsf.kernel": "gaussian"},
-    "Too many eigenvectors (d = 400)": {"jsf.dataset": "spiral_torus", "jsf.n": 1000, "jsf.d": 400,
-                                        "jsf.scale": 0.3, "jsf.kernel": "gaussian"},
-    "Parameter redundancy": {"jsf.dataset": "parameter_redundancy", "jsf.n": 1000, "jsf.d": 100,
-                             "jsf.scale": 0.3, "jsf.kernel": "gaussian"},
-    "Digits, two corrupted sensors": {"jsf.dataset": "digits", "jsf.n": 1000, "jsf.d": 100, "jsf.scale": 1.0,
-                                      "jsf.kernel": "gaussian"},
-    "Large N (10,000, landmarks)": {"jsf.dataset": "spiral_torus", "jsf.n": 10000, "jsf.d": 100,
-                                    "jsf.scale": 0.3, "jsf.kernel": "landmarks"},
+    name: dict(zip(_FIELDS, values, strict=True))
+    for name, values in {
+        "Paper toy (d = 100)": ("Spiral + torus", 1000, 100, 0.3, "Gaussian (dense)"),
+        "Too many eigenvectors (d = 400)": ("Spiral + torus", 1000, 400, 0.3, "Gaussian (dense)"),
+        "Parameter redundancy": ("Parameter redundancy", 1000, 100, 0.3, "Gaussian (dense)"),
+        "Digits, two corrupted sensors": ("Corrupted digits", 1000, 100, 1.0, "Gaussian (dense)"),
+        "Large N (10,000, landmarks)": ("Spiral + torus", 10000, 100, 0.3, "Gaussian (landmarks)"),
+    }.items()
 }
 NOTICE = {
     "Paper toy (d = 100)": "f1 and f2 are clean curves of z and clouds against each view's nuisance.",
@@ -57,36 +56,71 @@ def comparison(dataset, n, d, scale, seed) -> jsa.Comparison:
 
 _ui.intro("jointly_smooth", "Pick a data set, then pick a function: every view recolours together.")
 with st.sidebar:
-    preset = _ui.preset_selector("jsf.preset", PRESETS, help="Curated starting points; each sets the controls.")
+    preset = _ui.preset_selector(
+        "jsf.preset", PRESETS, help="Curated starting points; each sets the controls."
+    )
     for k, v in PRESETS[preset].items():
         st.session_state.setdefault(k, v)
     st.caption(f"What to notice: {NOTICE[preset]}")
-    dataset = st.selectbox("Data set", list(DATASETS), format_func=DATASETS.get, key="jsf.dataset",
-                           bind="query-params")
-    n = st.number_input("Training samples N", 100, 20_000, step=100, key="jsf.n", bind="query-params",
-                        help="Digits has 1,797 images in all (100 are held out).")
-    d = st.slider("Kernel eigenvectors per view d", 10, 500, step=10, key="jsf.d", bind="query-params",
-                  help="Too small misses the shared harmonics; too large raises the noise floor E0.")
-    scale = st.slider("Bandwidth scale (x median distance)", 0.05, 2.0, step=0.05, key="jsf.scale",
-                      bind="query-params")
-    kernel = st.selectbox("Kernel", list(KERNELS), format_func=KERNELS.get, key="jsf.kernel",
-                          bind="query-params")
+    dataset = DATASETS[st.selectbox("Data set", list(DATASETS), key="jsf.dataset", bind="query-params")]
+    n = st.number_input(
+        "Training samples N",
+        100,
+        20_000,
+        step=100,
+        key="jsf.n",
+        bind="query-params",
+        help="Digits has 1,797 images in all (100 are held out).",
+    )
+    d = st.slider(
+        "Kernel eigenvectors per view d",
+        10,
+        500,
+        step=10,
+        key="jsf.d",
+        bind="query-params",
+        help="Too small misses the shared harmonics; too large raises the noise floor E0.",
+    )
+    scale = st.slider(
+        "Bandwidth scale (x median distance)", 0.05, 2.0, step=0.05, key="jsf.scale", bind="query-params"
+    )
+    kernel_label = st.selectbox(
+        "Kernel",
+        list(KERNELS),
+        key="jsf.kernel",
+        bind="query-params",
+        help="Dense: the paper's N x N kernel (N <= 12,000). Landmarks and k-NN scale further.",
+    )
+    kernel = KERNELS[kernel_label]
     with st.expander("Advanced"):
-        threshold = st.radio("Noise floor E0", ["analytic", "permutation"], horizontal=True,
-                             key="jsf.threshold", bind="query-params")
+        threshold = st.radio(
+            "Noise floor E0",
+            ["analytic", "permutation"],
+            horizontal=True,
+            key="jsf.threshold",
+            bind="query-params",
+        )
         n_test = st.slider("Held-out samples", 20, 500, 100, step=20, key="jsf.ntest", bind="query-params")
         seed = st.number_input("Seed", 0, 10_000, 0, key="jsf.seed", bind="query-params")
 
 with _ui.timed("Fitting jointly smooth functions…"):
-    res = _ui.guarded(analysis, dataset, int(n), int(d), float(scale), kernel, threshold, int(n_test), int(seed))
+    res = _ui.guarded(
+        analysis, dataset, int(n), int(d), float(scale), kernel, threshold, int(n_test), int(seed)
+    )
 if res is None:
     st.info("Change the settings in the sidebar: e.g. fewer samples, a smaller d, or another kernel.")
     st.stop()
 
 shared_key = next(iter(res.r2))
 latents = jsa.latents_of(res.train)
-i = st.slider("Function f_i to show (0 is the near-constant one)", 0, N_FUNCTIONS - 1, 1, key="jsf.fn",
-              bind="query-params")
+i = st.slider(
+    "Function f_i to show (0 is the near-constant one)",
+    0,
+    N_FUNCTIONS - 1,
+    1,
+    key="jsf.fn",
+    bind="query-params",
+)
 name = f"f{i}"
 status = "above" if res.energy[i] > res.threshold else "below"
 coords = [jsa.view_coordinates(X) for X in res.train.views]
@@ -94,23 +128,33 @@ _ui.plotly(make_views_figure(coords, res.train.view_names, res.functions[:, i], 
 worst = max((k for k in res.r2 if k != shared_key), key=lambda k: abs(res.r2[k][i]))
 st.caption(
     f"{name} on N = {res.train.n_samples:,} paired samples, d = {d} eigenvectors per view, bandwidth "
-    f"{scale:g} x median ({KERNELS[kernel]}). Its smooth energy σ²/K = {res.energy[i]:.3f} is {status} the "
+    f"{scale:g} x median ({kernel_label}). Its smooth energy σ²/K = {res.energy[i]:.3f} is {status} the "
     f"noise floor E0 = {res.threshold:.3f} ({threshold}); {res.n_significant} of {N_FUNCTIONS} functions "
     f"(f0 included) are above it. R² against {shared_key.split(': ')[1]} = {res.r2[shared_key][i]:.2f}; the "
     f"largest nuisance R² is {res.r2[worst][i]:.2f} ({worst.split(': ')[1]})."
 )
 
 c = st.columns(4)
-c[0].metric("Energy σ²/K of " + name, f"{res.energy[i]:.3f}", f"{res.energy[i] - res.threshold:+.3f} vs E0",
-            delta_color="normal" if status == "above" else "inverse")
+c[0].metric(
+    "Energy σ²/K of " + name,
+    f"{res.energy[i]:.3f}",
+    f"{res.energy[i] - res.threshold:+.3f} vs E0",
+    delta_color="normal" if status == "above" else "inverse",
+)
 c[1].metric("Functions above E0", f"{res.n_significant}", help="f0 included")
 c[2].metric(f"R² vs {shared_key.split(': ')[1]} (shared)", f"{res.r2[shared_key][i]:.2f}")
 c[3].metric("Largest |R²| vs a nuisance", f"{abs(res.r2[worst][i]):.2f}")
 
-held = {f"held out, extended from view {k} only": (res.test.shared[shared_key.split(": ")[1]], e[:, i])
-        for k, e in res.extended.items()}
-_ui.plotly(make_curves_figure(res.functions[:, i], latents, {k: v[i] for k, v in res.r2.items()}, name,
-                              held_out=held), key="jsf.curves")
+held = {
+    f"held out, extended from view {k} only": (res.test.shared[shared_key.split(": ")[1]], e[:, i])
+    for k, e in res.extended.items()
+}
+_ui.plotly(
+    make_curves_figure(
+        res.functions[:, i], latents, {k: v[i] for k, v in res.r2.items()}, name, held_out=held
+    ),
+    key="jsf.curves",
+)
 st.caption(
     "A clean curve against the shared variable and a cloud against every nuisance is the claim: the function "
     f"depends only on what the views share. Crosses: {res.test.n_samples} fresh samples, {name} extended by "
@@ -122,35 +166,37 @@ with left:
     _ui.plotly(make_energy_figure(res.energy, res.threshold, n_views=len(res.train.views)), key="jsf.energy")
 with right:
     st.markdown("**Out-of-sample error of the Nyström extension**")
-    err = pd.DataFrame({
-        "view": [f"{k}: {res.train.view_names[k]}" for k in range(len(res.train.views))],
-        f"held-out error of {name}": res.extension_error[:, i],
-        f"in-sample error of {name}": res.insample_error[:, i],
-        "eigenvectors used": res.n_extension_eigenvectors,
-    })
-    st.dataframe(err, hide_index=True, column_config={c: st.column_config.NumberColumn(format="%.3f")
-                                                      for c in err.columns[1:3]})
+    st.dataframe(res.extension_table(i), hide_index=True, width="stretch")
     st.caption(
         "Relative RMS error: held-out values against the training curve of the shared variable; in-sample, "
         "the extension at the training samples against the function itself (what lies outside the view's "
         f"smooth subspace). Fit took {res.fit_seconds:.2f} s on cpu."
     )
 
-if st.toggle("Compare with linear CCA, kernel CCA and the concatenated-views eigenmap", key="jsf.compare",
-             bind="query-params"):
+if st.toggle(
+    "Compare with linear CCA, kernel CCA and the concatenated-views eigenmap",
+    key="jsf.compare",
+    bind="query-params",
+):
     with _ui.timed("Fitting the baselines…"):
         comp = _ui.guarded(comparison, dataset, int(n), int(d), float(scale), int(seed))
     if comp is not None:
-        j = max(i - 1, 0)
-        _ui.plotly(make_comparison_figure(comp.functions, comp.r2, jsa.latents_of(
-            jsa.load_dataset(dataset, int(n), random_state=int(seed))), index=j), key="jsf.compare_fig")
-        st.caption(f"Feature #{j + 1} of each method (the near-constant first kernel feature dropped, so "
-                   f"#{j + 1} of jointly smooth is {name}). Fit times: "
-                   + ", ".join(f"{m} {s:.2f} s" for m, s in comp.seconds.items()) + ".")
+        j = min(max(i - 1, 0), len(next(iter(comp.r2["kernel CCA"].values()))) - 1)
+        _ui.plotly(
+            make_comparison_figure(comp.functions, comp.r2, comp.latents, index=j), key="jsf.compare_fig"
+        )
+        st.caption(
+            f"Feature #{j + 1} of each method (the near-constant first feature of the uncentred kernels "
+            f"dropped, so #{j + 1} of jointly smooth is f{j + 1}). Fit times: "
+            + ", ".join(f"{m} {s:.2f} s" for m, s in comp.seconds.items())
+            + "."
+        )
         if comp.accuracy:
             acc = pd.DataFrame(comp.accuracy).T.rename_axis("features").reset_index()
-            st.markdown(f"**5-fold cross-validated accuracy on the first {comp.functions['kernel CCA'].shape[1]} "
-                        "features of each method**")
+            st.markdown(
+                f"**5-fold cross-validated accuracy on the first {comp.functions['kernel CCA'].shape[1]} "
+                "features of each method**"
+            )
             st.dataframe(acc, hide_index=True)
 
 _ui.math_expander(
@@ -168,23 +214,14 @@ _ui.math_expander(
     "energy two unrelated views would already give (analytic, or by shuffling one view's rows).",
 )
 with st.expander("How this is computed"):
-    st.markdown("`dlsa_core.jointly_smooth.analysis.analyse` fits `JointlySmoothFunctions`, scores every "
-                "function with `metrics.curve_r2` (out-of-fold 1-D k-NN regression) and extends to held-out "
-                "samples with `transform_views`.")
+    st.markdown(
+        "`dlsa_core.jointly_smooth.analysis.analyse` fits `JointlySmoothFunctions`, scores every "
+        "function with `metrics.curve_r2` (out-of-fold 1-D k-NN regression) and extends to held-out "
+        "samples with `transform_views`."
+    )
     st.code(inspect.getsource(jsa.analyse), language="python")
 with st.expander("Reproduce in Python"):
-    kw = jsa.KERNEL_OPTIONS[kernel]
-    st.code(
-        "from dlsa_core.jointly_smooth import JointlySmoothFunctions, load_dataset\n"
-        f"data = load_dataset({dataset!r}, {int(n) + int(n_test)}, random_state={int(seed)})\n"
-        f"train, test = data.split({int(n_test)})\n"
-        f"jsf = JointlySmoothFunctions(n_functions={N_FUNCTIONS}, n_kernel_eigenvectors={d}, "
-        f"bandwidth_scale={scale:g}, threshold={threshold!r}, random_state={int(seed)}, "
-        + ", ".join(f"{k}={v!r}" for k, v in kw.items()) + ").fit(train.views)\n"
-        "print(jsf.energy_, jsf.threshold_, jsf.n_significant_)\n"
-        "f_new = jsf.transform({0: test.views[0]})  # from view 0 alone",
-        language="python",
-    )
+    st.code(jsa.reproduce_snippet(res.params), language="python")
 
 frame = pd.DataFrame(res.functions, columns=[f"f{k}" for k in range(N_FUNCTIONS)])
 for k, v in res.train.shared.items():
@@ -193,7 +230,13 @@ c1, c2 = st.columns(2)
 with c1:
     _ui.download_csv("Download the functions (CSV)", frame, f"jointly_smooth_{dataset}.csv", key="jsf.csv")
 with c2:
-    state = {k: st.session_state.get(k) for k in ["jsf.preset", *PRESETS[preset], "jsf.threshold", "jsf.ntest",
-                                                  "jsf.seed", "jsf.fn"]}
-    _ui.download_json("Download the state (JSON)", {**state, "E0": res.threshold, "energy": res.energy.tolist()},
-                      "jointly_smooth_state.json", key="jsf.json")
+    state = {
+        k: st.session_state.get(k)
+        for k in ["jsf.preset", *PRESETS[preset], "jsf.threshold", "jsf.ntest", "jsf.seed", "jsf.fn"]
+    }
+    _ui.download_json(
+        "Download the state (JSON)",
+        {**state, "E0": res.threshold, "energy": res.energy.tolist()},
+        "jointly_smooth_state.json",
+        key="jsf.json",
+    )

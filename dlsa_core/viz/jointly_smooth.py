@@ -14,15 +14,32 @@ ABOVE, BELOW = "#009E73", "#D55E00"  # significant (above E0) / below the noise 
 COLORSCALE = "Viridis"
 
 
-def _layout(fig: go.Figure, title: str, height: int) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.0, xanchor="left"), height=height,
-                      margin=dict(l=50, r=20, t=70, b=45), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0))
+def _layout(
+    fig: go.Figure, title: str, height: int, *, top: int = 70, legend_below: bool = False
+) -> go.Figure:
+    legend = (
+        dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0)
+        if legend_below
+        else dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1.0)
+    )
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left"),
+        height=height,
+        margin=dict(l=50, r=20, t=top, b=45),
+        template="plotly_white",
+        legend=legend,
+    )
     return fig
 
 
-def make_views_figure(coords: Sequence[np.ndarray], view_names: Sequence[str], color: np.ndarray,
-                      color_name: str, *, max_points: int = 4000) -> go.Figure:
+def make_views_figure(
+    coords: Sequence[np.ndarray],
+    view_names: Sequence[str],
+    color: np.ndarray,
+    color_name: str,
+    *,
+    max_points: int = 4000,
+) -> go.Figure:
     """Each view in its own coordinates (2-D or 3-D scatter), all coloured by the same function.
 
     Parameters
@@ -37,27 +54,56 @@ def make_views_figure(coords: Sequence[np.ndarray], view_names: Sequence[str], c
     fig = make_subplots(rows=1, cols=K, specs=specs, subplot_titles=list(view_names), horizontal_spacing=0.06)
     idx = np.arange(len(color))[:: max(1, len(color) // max_points)]  # light JSON for large N
     lim = float(np.max(np.abs(color[idx]))) or 1.0
-    marker = dict(color=color[idx], colorscale=COLORSCALE, cmin=-lim, cmax=lim, size=4,
-                  colorbar=dict(title=dict(text=color_name, side="right"), len=0.85, thickness=14))
+    marker = dict(
+        color=color[idx],
+        colorscale=COLORSCALE,
+        cmin=-lim,
+        cmax=lim,
+        size=4,
+        colorbar=dict(title=dict(text=color_name, side="right"), len=0.85, thickness=14),
+    )
     for k, C in enumerate(coords):
         m = dict(marker, showscale=(k == K - 1))
         hover = f"{color_name} = %{{marker.color:.3f}}<extra>view {k}</extra>"
         if C.shape[1] == 3:
             m["size"] = 2.5
-            fig.add_trace(go.Scatter3d(x=C[idx, 0], y=C[idx, 1], z=C[idx, 2], mode="markers", marker=m,
-                                       hovertemplate=hover, showlegend=False), row=1, col=k + 1)
+            fig.add_trace(
+                go.Scatter3d(
+                    x=C[idx, 0],
+                    y=C[idx, 1],
+                    z=C[idx, 2],
+                    mode="markers",
+                    marker=m,
+                    hovertemplate=hover,
+                    showlegend=False,
+                ),
+                row=1,
+                col=k + 1,
+            )
         else:
             y = C[idx, 1] if C.shape[1] > 1 else np.zeros(len(idx))
-            fig.add_trace(go.Scattergl(x=C[idx, 0], y=y, mode="markers", marker=m, hovertemplate=hover,
-                                       showlegend=False), row=1, col=k + 1)
+            fig.add_trace(
+                go.Scattergl(
+                    x=C[idx, 0], y=y, mode="markers", marker=m, hovertemplate=hover, showlegend=False
+                ),
+                row=1,
+                col=k + 1,
+            )
             fig.update_yaxes(scaleanchor=f"x{k + 1 if k else ''}", scaleratio=1, row=1, col=k + 1)
     fig.update_scenes(aspectmode="data", xaxis_title="x", yaxis_title="y", zaxis_title="z")
     return _layout(fig, f"The views, coloured by {color_name}", 430)
 
 
-def make_curves_figure(f: np.ndarray, latents: Mapping[str, np.ndarray], r2: Mapping[str, float],
-                       function_name: str, *, held_out: Mapping[str, tuple] | None = None,
-                       max_points: int = 4000, cols: int = 3) -> go.Figure:
+def make_curves_figure(
+    f: np.ndarray,
+    latents: Mapping[str, np.ndarray],
+    r2: Mapping[str, float],
+    function_name: str,
+    *,
+    held_out: Mapping[str, tuple] | None = None,
+    max_points: int = 4000,
+    cols: int = 3,
+) -> go.Figure:
     """The function against each known variable: a clean curve (shared) or a cloud (nuisance).
 
     Parameters
@@ -72,23 +118,53 @@ def make_curves_figure(f: np.ndarray, latents: Mapping[str, np.ndarray], r2: Map
     cols = min(cols, len(names))
     rows = int(np.ceil(len(names) / cols))
     titles = [f"{n}<br>R² = {r2[n]:.2f}" for n in names]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.07,
-                        vertical_spacing=0.22 if rows > 1 else 0.1)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.07,
+        vertical_spacing=0.22 if rows > 1 else 0.1,
+    )
     idx = np.arange(len(f))[:: max(1, len(f) // max_points)]
     for j, name in enumerate(names):
         r, c = j // cols + 1, j % cols + 1
-        fig.add_trace(go.Scattergl(x=latents[name][idx], y=f[idx], mode="markers", name="training samples",
-                                   marker=dict(size=3, color=OKABE_ITO[0], opacity=0.5),
-                                   showlegend=(j == 0), legendgroup="train"), row=r, col=c)
+        fig.add_trace(
+            go.Scattergl(
+                x=latents[name][idx],
+                y=f[idx],
+                mode="markers",
+                name="training samples",
+                marker=dict(size=3, color=OKABE_ITO[0], opacity=0.5),
+                showlegend=(j == 0),
+                legendgroup="train",
+            ),
+            row=r,
+            col=c,
+        )
         fig.update_xaxes(title_text=name.split(": ", 1)[-1], row=r, col=c)
         if j == 0 and held_out:
             for h, (label, (t_new, f_new)) in enumerate(held_out.items()):
-                fig.add_trace(go.Scatter(x=t_new, y=f_new, mode="markers", name=label,
-                                         marker=dict(size=7, color=OKABE_ITO[1 + h], symbol=["x", "cross", "diamond"][h % 3],
-                                                     line=dict(width=0))), row=r, col=c)
+                fig.add_trace(
+                    go.Scatter(
+                        x=t_new,
+                        y=f_new,
+                        mode="markers",
+                        name=label,
+                        marker=dict(
+                            size=7,
+                            color=OKABE_ITO[1 + h],
+                            symbol=["x", "cross", "diamond"][h % 3],
+                            line=dict(width=0),
+                        ),
+                    ),
+                    row=r,
+                    col=c,
+                )
     fig.update_yaxes(title_text=function_name, col=1)
     fig.update_annotations(font_size=12)
-    return _layout(fig, f"{function_name} against the known variables", 330 * rows + 40)
+    return _layout(
+        fig, f"{function_name} against the known variables", 330 * rows + 100, top=90, legend_below=True
+    )
 
 
 def make_energy_figure(energy: np.ndarray, threshold: float | None, *, n_views: int = 2) -> go.Figure:
@@ -98,37 +174,82 @@ def make_energy_figure(energy: np.ndarray, threshold: float | None, *, n_views: 
     fig = go.Figure()
     xs = np.repeat(i, 3).astype(float)
     ys = np.column_stack([np.zeros(len(i)), energy, np.full(len(i), np.nan)]).ravel()
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#999999", width=1.5),
-                             hoverinfo="skip", showlegend=False))
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line=dict(color="#999999", width=1.5),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
     for mask, colour, label in ((above, ABOVE, "above E0 (jointly smooth)"), (~above, BELOW, "below E0")):
-        fig.add_trace(go.Scatter(x=i[mask], y=energy[mask], mode="markers", name=label,
-                                 marker=dict(size=10, color=colour),
-                                 hovertemplate="f%{x}: σ²/K = %{y:.4f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=i[mask],
+                y=energy[mask],
+                mode="markers",
+                name=label,
+                marker=dict(size=10, color=colour),
+                hovertemplate="f%{x}: σ²/K = %{y:.4f}<extra></extra>",
+            )
+        )
     if threshold is not None:
-        fig.add_hline(y=threshold, line=dict(color="#444444", dash="dash"),
-                      annotation_text=f"E0 = {threshold:.3f}", annotation_position="bottom right")
+        fig.add_hline(
+            y=threshold,
+            line=dict(color="#444444", dash="dash"),
+            annotation_text=f"E0 = {threshold:.3f}",
+            annotation_position="bottom right",
+        )
     fig.update_xaxes(title_text="function index i", dtick=1)
-    fig.update_yaxes(title_text=f"energy σ²/K (K = {n_views})", range=[min(0.45, float(energy.min()) - 0.05), 1.02])
+    fig.update_yaxes(
+        title_text=f"energy σ²/K (K = {n_views})", range=[min(0.45, float(energy.min()) - 0.05), 1.02]
+    )
     return _layout(fig, "Smooth energy of each function and the noise floor", 330)
 
 
-def make_comparison_figure(features: Mapping[str, np.ndarray], r2: Mapping[str, Mapping[str, np.ndarray]],
-                           latents: Mapping[str, np.ndarray], *, index: int = 0, max_points: int = 2000) -> go.Figure:
+def make_comparison_figure(
+    features: Mapping[str, np.ndarray],
+    r2: Mapping[str, Mapping[str, np.ndarray]],
+    latents: Mapping[str, np.ndarray],
+    *,
+    index: int = 0,
+    max_points: int = 2000,
+) -> go.Figure:
     """Rows = methods, columns = known variables: each method's feature ``index`` against each variable."""
     methods, names = list(features), list(latents)
     titles = []
     for m in methods:
-        j = min(index, features[m].shape[1] - 1)
+        j = min(index, len(r2[m][names[0]]) - 1)
         titles += [f"{m} #{j + 1} vs {n.split(': ', 1)[-1]}<br>R² = {r2[m][n][j]:.2f}" for n in names]
-    fig = make_subplots(rows=len(methods), cols=len(names), subplot_titles=titles, horizontal_spacing=0.06,
-                        vertical_spacing=0.5 / len(methods))
+    fig = make_subplots(
+        rows=len(methods),
+        cols=len(names),
+        subplot_titles=titles,
+        horizontal_spacing=0.06,
+        vertical_spacing=0.5 / len(methods),
+    )
     for a, m in enumerate(methods):
         F = features[m]
-        j = min(index, F.shape[1] - 1)
+        j = min(index, len(r2[m][names[0]]) - 1)
         idx = np.arange(F.shape[0])[:: max(1, F.shape[0] // max_points)]
         for b, n in enumerate(names):
-            fig.add_trace(go.Scattergl(x=latents[n][idx], y=F[idx, j], mode="markers", showlegend=False,
-                                       marker=dict(size=3, color=OKABE_ITO[a % len(OKABE_ITO)], opacity=0.5)),
-                          row=a + 1, col=b + 1)
+            fig.add_trace(
+                go.Scattergl(
+                    x=latents[n][idx],
+                    y=F[idx, j],
+                    mode="markers",
+                    showlegend=False,
+                    marker=dict(size=3, color=OKABE_ITO[a % len(OKABE_ITO)], opacity=0.5),
+                ),
+                row=a + 1,
+                col=b + 1,
+            )
     fig.update_annotations(font_size=11)
-    return _layout(fig, f"Feature #{index + 1} of each method against the known variables", 230 * len(methods) + 60)
+    return _layout(
+        fig,
+        f"Feature #{index + 1} of each method against the known variables",
+        240 * len(methods) + 80,
+        top=110,
+    )

@@ -84,3 +84,15 @@ def test_dataset_split_and_bad_names():
         load_dataset("mnist", 100)
     with pytest.raises(ValueError, match="out of range"):
         load_dataset("digits", 5000)
+
+
+def test_analyse_and_its_reproduce_snippet_agree():
+    from dlsa_core.jointly_smooth import analysis as jsa
+
+    res = jsa.analyse("spiral_torus", 400, 40, 0.3, "gaussian", 4, "analytic", 30, 0)
+    assert res.extended[0].shape == (30, 4) and res.extension_error.shape == (2, 4)
+    assert list(res.extension_table(1)["eigenvectors used"]) == res.n_extension_eigenvectors
+    scope: dict = {}
+    exec(jsa.reproduce_snippet(res.params).replace("print(", "(lambda *a: None)("), scope)
+    np.testing.assert_allclose(scope["jsf"].energy_, res.energy)
+    np.testing.assert_allclose(scope["jsf"].threshold_, res.threshold)

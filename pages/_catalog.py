@@ -27,7 +27,7 @@ class Topic:
     section: str
     title: str
     page_file: str  # relative to the repository root
-    url_path: str
+    url_path: str  # underscores, not hyphens: streamlit 1.67 fails to resolve deep links with hyphens
     icon: str
     paper: str
     claim: str
@@ -44,7 +44,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Posteriors",
         title="Posterior trees",
         page_file="pages/posterior_trees.py",
-        url_path="posterior-trees",
+        url_path="posterior_trees",
         icon=":material/account_tree:",
         paper="Nehme, Mulayoff, Michaeli — Hierarchical uncertainty exploration via feedforward "
         "posterior trees, NeurIPS 2024",
@@ -58,7 +58,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Diffusion latent space",
         title="h-space directions",
         page_file="pages/hspace_directions.py",
-        url_path="hspace-directions",
+        url_path="hspace_directions",
         icon=":material/tune:",
         paper="Haas, Huberman-Spiegelglas, Mulayoff, Graßhof, Brandt, Michaeli — Discovering "
         "interpretable directions in h-space of diffusion models, FG 2024",
@@ -71,7 +71,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Optimization & stability",
         title="SGD vs GD stability",
         page_file="pages/sgd_stability.py",
-        url_path="sgd-stability",
+        url_path="sgd_stability",
         icon=":material/ssid_chart:",
         paper="Mulayoff & Michaeli — Exact mean square linear stability analysis for SGD, COLT 2024",
         claim="SGD near a minimum is mean-square stable iff the step size is below "
@@ -84,7 +84,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Optimization & stability",
         title="Stable ReLU nets are smooth",
         page_file="pages/relu_smoothness.py",
-        url_path="relu-smoothness",
+        url_path="relu_smoothness",
         icon=":material/show_chart:",
         paper="Shpigel Nacson, Mulayoff, Ongie, Michaeli, Soudry — The implicit bias of minima stability in "
         "multivariate shallow ReLU networks, ICLR 2023",
@@ -98,7 +98,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Optimization & stability",
         title="Flat minima of deep linear nets",
         page_file="pages/flat_minima.py",
-        url_path="flat-minima",
+        url_path="flat_minima",
         icon=":material/landscape:",
         paper="Mulayoff & Michaeli — Unique properties of flat minima in deep networks, ICML 2020",
         claim="Flat minima of deep linear networks are balanced across layers with coupled "
@@ -110,7 +110,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Optimization & stability",
         title="Langevin dynamics reveal Hessian rank",
         page_file="pages/langevin_rank.py",
-        url_path="langevin-rank",
+        url_path="langevin_rank",
         icon=":material/grain:",
         paper="Bar, Mulayoff, Michaeli, Talmon — The expected loss of preconditioned Langevin "
         "dynamics reveals the Hessian rank, AAAI 2024",
@@ -123,7 +123,7 @@ TOPICS: tuple[Topic, ...] = (
         section="Manifold learning",
         title="Jointly smooth functions",
         page_file="pages/jointly_smooth.py",
-        url_path="jointly-smooth",
+        url_path="jointly_smooth",
         icon=":material/scatter_plot:",
         paper="Dietrich, Yair, Mulayoff, Talmon, Kevrekidis — Spectral discovery of jointly smooth "
         "features for multimodal data, SIMODS 2022",

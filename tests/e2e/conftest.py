@@ -126,9 +126,12 @@ def wait_for_app(page, timeout_ms: int = 60_000) -> None:
 
 
 def assert_no_exception(page) -> None:
+    """No exception element, and no "Page not found" dialog (a deep link that failed to resolve)."""
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]'
     ).first.inner_text()
+    dialogs = " ".join(page.locator('[role="dialog"]').all_inner_texts())
+    assert "Page not found" not in dialogs, dialogs
 
 
 def screenshot(page, name: str) -> Path:

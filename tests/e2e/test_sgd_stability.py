@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from pages._catalog import topic
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
 
 def test_page_loads_and_slider_updates_figure(server_url, page):
-    page.goto(f"{server_url}/sgd-stability")
+    page.goto(f"{server_url}/{topic('sgd_stability').url_path}")
     wait_for_app(page)
     page.wait_for_selector(".js-plotly-plot", timeout=60_000)
     assert_no_exception(page)
-    # the app may flash a spurious "Page not found" dialog on a deep link's first load: dismiss it
-    page.keyboard.press("Escape")
     assert page.get_by_text("η*(B)", exact=False).count() > 0
     caption = page.get_by_text("At B=", exact=False).first
     before = caption.inner_text()

@@ -170,7 +170,12 @@ class JointlySmoothFunctions:
                     X, self.bandwidth, self.bandwidth_scale, random_state=rng.integers(2**31)
                 )
                 vk, lam, W = landmark_eigenbasis(
-                    X, d, eps, n_landmarks=int(self.n_landmarks), random_state=rng.integers(2**31)
+                    X,
+                    d,
+                    eps,
+                    n_landmarks=int(self.n_landmarks),
+                    solver=self.eigen_solver,
+                    random_state=rng.integers(2**31),
                 )
             else:
                 vk, A = ViewKernel.fit(

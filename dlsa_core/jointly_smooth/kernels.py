@@ -47,8 +47,9 @@ def squared_distances(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return np.maximum(d2, 0.0, out=d2)
 
 
-def median_distance(X: np.ndarray, *, max_samples: int = 2000, random_state=None) -> float:
-    """Median pairwise Euclidean distance (on a random subsample of ``max_samples`` rows for large N)."""
+def median_distance(X: np.ndarray, *, max_samples: int = 1000, random_state=None) -> float:
+    """Median pairwise Euclidean distance (on a random subsample of ``max_samples`` rows for large N;
+    500,000 pairs estimate the median to well under 1%)."""
     rng = np.random.default_rng(random_state)
     if X.shape[0] > max_samples:
         X = X[rng.choice(X.shape[0], max_samples, replace=False)]
@@ -79,7 +80,7 @@ def gaussian_kernel(X: np.ndarray, Y: np.ndarray, eps: float) -> np.ndarray:
     return np.exp(K, out=K)
 
 
-def randomized_top_eigh(A, d: int, *, oversample: int | None = None, n_iter: int = 6, random_state=None):
+def randomized_top_eigh(A, d: int, *, oversample: int | None = None, n_iter: int = 4, random_state=None):
     """Top-``d`` eigenpairs of a symmetric positive semi-definite matrix by subspace iteration.
 
     Parameters

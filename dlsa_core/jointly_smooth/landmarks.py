@@ -47,7 +47,9 @@ class LandmarkKernel:
         return out
 
 
-def landmark_eigenbasis(X: np.ndarray, d: int, eps: float, *, n_landmarks: int = 2000, random_state=None):
+def landmark_eigenbasis(
+    X: np.ndarray, d: int, eps: float, *, n_landmarks: int = 2000, solver: str = "auto", random_state=None
+):
     """Top-``d`` approximate eigenpairs of the Gaussian kernel of ``X (N, D)`` from ``n_landmarks`` points.
 
     Returns
@@ -62,7 +64,7 @@ def landmark_eigenbasis(X: np.ndarray, d: int, eps: float, *, n_landmarks: int =
         raise ValueError(f"d={d} kernel eigenvectors need more landmarks than d (n_landmarks={m}).")
     rng = np.random.default_rng(random_state)
     L = X[np.sort(rng.choice(N, m, replace=False))]
-    lam_l, U = top_eigh(gaussian_kernel(L, L, eps), d, random_state=rng.integers(2**31))
+    lam_l, U = top_eigh(gaussian_kernel(L, L, eps), d, solver=solver, random_state=rng.integers(2**31))
     if lam_l[-1] <= 0:
         raise ValueError("The landmark kernel is numerically singular at this d; lower d or the bandwidth.")
     first = LandmarkKernel(L, eps, U / np.sqrt(lam_l))

@@ -153,6 +153,13 @@ class Spectral:
         g = self.factors
         n, k, r = g.shape
         gf = g.reshape(n * k, r)
+        if x.ndim == 2:  # one X: two (n k) x r x r GEMMs, everything else is O(n k^2 r)
+            gx = gf @ x  # stacked G_i X
+            if k == 1:
+                w = np.einsum("nr,nr->n", gx, gf)  # g_i^T X g_i
+                return (gf.T * w) @ gf / n  # G^T diag(w) G / n
+            t = gx.reshape(n, k, r) @ g.transpose(0, 2, 1)  # T_i = G_i X G_i^T, (n, k, k)
+            return gf.T @ (t @ g).reshape(n * k, r) / n
         xg = x @ gf.T  # (..., r, n k)
         if k == 1:
             t = np.einsum("nr,...rn->...n", gf, xg)  # g_i^T X g_i

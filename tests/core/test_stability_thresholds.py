@@ -24,6 +24,7 @@ from dlsa_core.stability import (
     toy_rank_one_2d,
 )
 from dlsa_core.stability.spectral import spectral_from_factors, spectral_from_hessians
+from dlsa_core.stability.thresholds import PencilSubspace, sharpness_curve
 
 G_TOY = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
 H_TOY = np.einsum("ni,nj->nij", G_TOY, G_TOY)
@@ -138,8 +139,53 @@ def test_three_methods_agree(space):
     jac = rng.standard_normal((7, 2, 6))
     spec = spectral_from_factors(jac, space=space)
     for p in (1.0, 0.3, 0.05):
-        vals = [generalized_sharpness(spec, p, method=m)[0] for m in ("dense", "power", "lanczos")]
+        methods = ("dense", "power", "lanczos", "subspace")
+        vals = [generalized_sharpness(spec, p, method=m)[0] for m in methods]
         assert max(vals) - min(vals) <= 1e-8 * max(vals)
+
+
+def _small_specs():
+    rng = np.random.default_rng(21)
+    yield spectral_from_hessians(random_psd(6, 5, 2, seed=22))
+    yield spectral_from_factors(rng.standard_normal((9, 1, 7)), space="parameter")
+    yield spectral_from_factors(rng.standard_normal((9, 1, 40)), space="gram")
+    yield spectral_from_factors(rng.standard_normal((6, 2, 30)), space="gram")
+    yield spectral_from_factors(rng.standard_normal((36, 1, 80)) * np.linspace(2, 0.1, 80), space="gram")
+
+
+@pytest.mark.parametrize("which", range(5))
+def test_subspace_curve_agrees_with_dense(which):
+    """The shared-subspace curve equals the dense symmetric-basis eigenvalue to 1e-8 at every p."""
+    spec = list(_small_specs())[which]
+    ps = np.array([0.0, 1.0, 0.6, 0.2, 0.05, 0.01])
+    mus, info = sharpness_curve(spec, ps)
+    dense = np.array([generalized_sharpness(spec, p, method="dense")[0] for p in ps])
+    np.testing.assert_allclose(mus, dense, rtol=1e-8)
+    assert np.all(info["residual"] <= 1e-10) and info["applications"] >= 1
+    # threshold_curve routes through the same solver for method="subspace"
+    n = spec.n
+    bs = np.arange(1, n + 1)
+    eta = threshold_curve(spec, bs, method="subspace")
+    ref = threshold_curve(spec, bs, method="dense")
+    np.testing.assert_allclose(eta, ref, rtol=1e-8)
+
+
+def test_subspace_warm_start_equals_cold_start_and_restarts():
+    spec = spectral_from_factors(np.random.default_rng(5).standard_normal((10, 1, 60)), space="gram")
+    cold, y_cold = generalized_sharpness(spec, 0.4, method="subspace")
+    _, y_near = generalized_sharpness(spec, 0.35, method="subspace")
+    warm, y_warm = generalized_sharpness(spec, 0.4, method="subspace", v0=y_near)
+    assert warm == pytest.approx(cold, rel=1e-12)
+    assert abs(np.vdot(y_warm, y_cold)) == pytest.approx(1.0, abs=1e-8)  # same unit eigenvector
+    # the eigenvector is the Perron one: X = C^(-1/2) Y is PSD
+    x = y_cold / np.sqrt(spec.c)
+    assert np.min(np.linalg.eigvalsh(x * np.sign(np.trace(x)))) >= -1e-8 * np.abs(x).max()
+    # a tiny memory cap forces thick restarts; the answer does not change
+    sub = PencilSubspace(spec, max_dim=8)
+    sub.start()
+    mu, _, res = sub.solve(0.4, 1e-10)
+    assert mu == pytest.approx(cold, rel=1e-10) and res <= 1e-10
+    assert generalized_sharpness(spec, 0.4, method="lanczos")[0] == pytest.approx(cold, rel=1e-10)
 
 
 def test_accepts_torch_and_problem():

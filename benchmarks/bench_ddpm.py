@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -92,7 +93,12 @@ def speed(model, reps: int = 5) -> dict:
     """Median wall times on CPU (the thread policy of dlsa_core.device)."""
     model.unet.to("cpu")
     threads = configure_threads()
-    res = {"threads": threads, "cpu": platform.processor() or platform.machine()}
+    # the load average says how much other work shared the CPU while this was measured
+    res = {
+        "threads": threads,
+        "cpu": platform.processor() or platform.machine(),
+        "loadavg_1min_before": os.getloadavg()[0],
+    }
     for name, n, steps, target in (("1x20", 1, 20, 0.15), ("16x50", 16, 50, 3.0)):
         sample(model, n, steps=steps, seed=0)  # warm-up
         times = []
@@ -104,6 +110,30 @@ def speed(model, reps: int = 5) -> dict:
         res[f"{name}_target_s"] = target
         res[f"{name}_pass"] = bool(np.median(times) <= target)
     return res
+
+
+def summarise(metrics: dict) -> dict:
+    """One line per issue-4 target, from the stored quality (GPU or CPU run) and CPU speed results."""
+    q = metrics.get("quality_on_gpu") or metrics.get("quality_on_cpu") or {}
+    out = {}
+    for key in ("ddim20", "ddim50"):
+        if key in q:
+            r = q[key]
+            out[key] = (
+                f"confident {r['confident_share']:.3f} (>= 0.85), classes {r['class_share_min']:.3f}-"
+                f"{r['class_share_max']:.3f} (0.05-0.15), FD {r['frechet_distance']:.1f} vs floor "
+                f"{r['frechet_floor']:.1f} = {r['fd_ratio']:.2f}x (<= 3x), NN-to-train mean {r['nn_train_dist_samples_mean']:.2f}"
+                f" (held-out digits {r['nn_train_dist_heldout_mean']:.2f}); pass={r['pass']}"
+            )
+    if "ddim_inversion_50" in q:
+        out["ddim_inversion_50"] = f"mean PSNR {q['ddim_inversion_50']['psnr_mean_db']:.1f} dB (>= 25)"
+    if "cpu_speed" in metrics:
+        c = metrics["cpu_speed"]
+        out["cpu_speed"] = (
+            f"1x20 steps {c['1x20_s'] * 1000:.0f} ms (<= 150), 16x50 steps {c['16x50_s']:.2f} s (<= 3), "
+            f"{c['threads']} thread(s), load average {c.get('loadavg_1min_before', 'n/a')}"
+        )
+    return out
 
 
 def main(argv=None) -> int:
@@ -176,8 +206,18 @@ def main(argv=None) -> int:
     if a.update_card:
         loaded = weights.load("ddpm-mnist", root=a.root, device="cpu")
         card = dict(loaded.card)
-        card["metrics"] = {**card.get("metrics", {}), **{k: v for k, v in report.items()}}
-        card["benchmark_command"] = "python benchmarks/bench_ddpm.py " + " ".join(argv or sys.argv[1:])
+        metrics = {
+            k: v for k, v in card.get("metrics", {}).items() if k.startswith(("quality_on_", "cpu_speed"))
+        }
+        quality_keys = [k for k in report if k != "cpu_speed"]
+        if not a.speed_only:
+            metrics[f"quality_on_{'gpu' if device.type == 'cuda' else 'cpu'}"] = {
+                k: report[k] for k in quality_keys
+            }
+        if "cpu_speed" in report:
+            metrics["cpu_speed"] = report["cpu_speed"]
+        metrics["summary"] = summarise(metrics)
+        card["metrics"] = metrics
         weights.save("ddpm-mnist", loaded.tensors, loaded.config, card, root=a.root)
     return 0
 

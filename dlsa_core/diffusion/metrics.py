@@ -26,7 +26,7 @@ def frechet_distance(a, b) -> float:
         raise ValueError("features contain NaN or inf")
     mu = a.mean(0) - b.mean(0)
     sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(sa @ sb, disp=False)
+    covmean = linalg.sqrtm(sa @ sb)  # (no disp=: removed in newer SciPy)
     if not np.isfinite(covmean).all():  # near-singular product: regularise, as in the FID reference code
         eps = np.eye(sa.shape[0]) * 1e-6
         covmean = linalg.sqrtm((sa + eps) @ (sb + eps))

@@ -150,7 +150,7 @@ def train(cfg: TrainConfig, model_cfg: DDPMConfig, *, resume: bool = False, devi
         "start_step": state["step"],
         "batch_size_per_rank": cfg.batch_size,
         "mixed_precision": cfg.mixed_precision,
-        "argv": " ".join(sys.argv),
+        "argv": "python -m dlsa_core.diffusion.train " + " ".join(sys.argv[1:]),
     }
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     t_start, step = time.time(), state["step"]

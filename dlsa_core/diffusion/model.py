@@ -69,8 +69,13 @@ class DDPMBundle:
 
     def ddpm_scheduler(self) -> DDPMScheduler:
         """The training scheduler (``add_noise``); same betas as the DDIM sampler."""
-        cfg = {k: v for k, v in self.scheduler_config.items() if k != "set_alpha_to_one"}
-        return DDPMScheduler(**cfg)
+        return ddpm_scheduler(self.config)
+
+
+def ddpm_scheduler(config: DDPMConfig) -> DDPMScheduler:
+    """``DDPMScheduler`` for ``config`` (training noise schedule; same betas as the DDIM sampler)."""
+    cfg = {k: v for k, v in config.scheduler_config().items() if k != "set_alpha_to_one"}
+    return DDPMScheduler(**cfg)
 
 
 def check_steps(steps: int, num_train_timesteps: int) -> None:

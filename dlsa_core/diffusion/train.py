@@ -33,7 +33,7 @@ from ..device import configure_threads, device_name, get_device
 from .checkpoint import has_checkpoint, load_checkpoint, read_state, save_checkpoint
 from .config import DDPMConfig
 from .ema import EMA
-from .model import build_unet, bundle_from_state, to_model_space
+from .model import build_unet, ddpm_scheduler, to_model_space
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,9 @@ def train(cfg: TrainConfig, model_cfg: DDPMConfig, *, resume: bool = False, devi
 
         model = DistributedDataParallel(unet, device_ids=[device.index] if device.type == "cuda" else None)
 
-    images, _ = (ds := load_mnist("train", data_dir=cfg.data_dir))
-    data = to_model_space(images, device=device)
-    scheduler = bundle_from_state(model_cfg, device="cpu").ddpm_scheduler()
-    abar = scheduler.alphas_cumprod.to(device)
+    ds = load_mnist("train", data_dir=cfg.data_dir)  # full MNIST where available, else the 4,500-digit subset
+    data = to_model_space(ds.images, device=device)  # the whole set fits on any device: (N, 1, 28, 28)
+    abar = ddpm_scheduler(model_cfg).alphas_cumprod.to(device)
     T = model_cfg.num_train_timesteps
     session = {
         "hardware": f"{world} x {device_name(device)}"
@@ -204,7 +203,8 @@ def train(cfg: TrainConfig, model_cfg: DDPMConfig, *, resume: bool = False, devi
         opt.step()
         ema.update(unet, step)
         step += 1
-        value = loss.item() if (step % 10 == 0 or step < 10) else None
+        # .item() syncs the GPU: read the loss every 10 steps (and for the first 10 of each run)
+        value = loss.item() if (step % 10 == 0 or step - session["start_step"] <= 10) else None
         if value is not None:
             loss_avg = value if loss_avg is None else 0.9 * loss_avg + 0.1 * value
             bar.set_postfix(loss=f"{loss_avg:.4f}", lr=f"{opt.param_groups[0]['lr']:.1e}", refresh=False)

@@ -181,3 +181,18 @@ def test_bad_input_is_rejected(tiny):
         ddim_invert(tiny, torch.rand(2, 32, 32), steps=3)
     with pytest.raises(ValueError, match="eta > 0"):
         edit_friendly_invert(tiny, torch.rand(2, 28, 28), steps=3, eta=0.0)
+
+
+@pytest.mark.slow
+def test_export_then_load_gives_the_ema_weights(tmp_path):
+    from dlsa_core.diffusion import load_ddpm
+    from dlsa_core.diffusion.export import export_checkpoint
+
+    train(_cfg(tmp_path / "ck", max_steps=3), DDPMConfig.tiny(), quiet=True)
+    export_checkpoint(tmp_path / "ck", "tiny-ddpm", root=tmp_path / "reg", metrics={"note": "test"})
+    model = load_ddpm("tiny-ddpm", root=tmp_path / "reg", device="cpu")
+    ema = load_file(str(tmp_path / "ck" / "last" / "ema.safetensors"))
+    assert model.config == DDPMConfig.tiny() and model.card["steps"] == 3
+    for k, v in model.unet.state_dict().items():
+        assert torch.equal(v, ema[k]), k
+    assert sample(model, 2, steps=3, seed=0).images.shape == (2, 1, 28, 28)

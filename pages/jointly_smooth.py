@@ -32,7 +32,7 @@ PRESETS = {
         "Too many eigenvectors (d = 400)": ("Spiral + torus", 1000, 400, 0.3, "Gaussian (dense)"),
         "Parameter redundancy": ("Parameter redundancy", 1000, 100, 0.3, "Gaussian (dense)"),
         "Digits, two corrupted sensors": ("Corrupted digits", 1000, 100, 1.0, "Gaussian (dense)"),
-        "Large N (10,000, landmarks)": ("Spiral + torus", 10000, 100, 0.3, "Gaussian (landmarks)"),
+        "Large N (20,000, landmarks)": ("Spiral + torus", 20000, 150, 0.3, "Gaussian (landmarks)"),
     }.items()
 }
 NOTICE = {
@@ -40,7 +40,7 @@ NOTICE = {
     "Too many eigenvectors (d = 400)": "The noise floor E0 rises with d/N; more functions pass it than depend on z.",
     "Parameter redundancy": "Only p1 + p2³ is identifiable: f1 is a curve of it, a cloud against p3.",
     "Digits, two corrupted sensors": "Stripes and shifts are rejected; turn on the comparison for accuracy.",
-    "Large N (10,000, landmarks)": "Landmarks keep the paper's wide kernel at large N in a few seconds.",
+    "Large N (20,000, landmarks)": "1,500 landmarks keep the paper's wide kernel at large N in seconds.",
 }
 
 
@@ -124,7 +124,11 @@ i = st.slider(
 name = f"f{i}"
 status = "above" if res.energy[i] > res.threshold else "below"
 coords = [jsa.view_coordinates(X) for X in res.train.views]
-_ui.plotly(make_views_figure(coords, res.train.view_names, res.functions[:, i], name), key="jsf.views")
+names = [
+    v + (", PCs 1-3" if X.shape[1] > 3 else "")
+    for v, X in zip(res.train.view_names, res.train.views, strict=True)
+]
+_ui.plotly(make_views_figure(coords, names, res.functions[:, i], name), key="jsf.views")
 worst = max((k for k in res.r2 if k != shared_key), key=lambda k: abs(res.r2[k][i]))
 st.caption(
     f"{name} on N = {res.train.n_samples:,} paired samples, d = {d} eigenvectors per view, bandwidth "

@@ -147,11 +147,11 @@ def make_corrupted_digits(
         {"digit": labels.astype(float)},
         [
             {
-                "stripe phase cos": np.cos(phi0),
-                "stripe phase sin": np.sin(phi0),
+                "stripe cos φ": np.cos(phi0),
+                "stripe sin φ": np.sin(phi0),
                 "shift": shift.astype(float),
             },
-            {"stripe phase cos": np.cos(phi1), "stripe phase sin": np.sin(phi1), "gain": gain},
+            {"stripe cos φ": np.cos(phi1), "stripe sin φ": np.sin(phi1), "gain": gain},
         ],
         labels=labels,
     )

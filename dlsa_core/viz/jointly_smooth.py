@@ -217,39 +217,45 @@ def make_comparison_figure(
     index: int = 0,
     max_points: int = 2000,
 ) -> go.Figure:
-    """Rows = methods, columns = known variables: each method's feature ``index`` against each variable."""
+    """Rows = methods, columns = known variables: each method's feature ``index`` against each variable.
+
+    The method names label the rows (y axes), the variables the columns (x axes); panel titles hold R^2.
+    """
     methods, names = list(features), list(latents)
-    titles = []
-    for m in methods:
-        j = min(index, len(r2[m][names[0]]) - 1)
-        titles += [f"{m} #{j + 1} vs {n.split(': ', 1)[-1]}<br>R² = {r2[m][n][j]:.2f}" for n in names]
+    js = {m: min(index, len(r2[m][names[0]]) - 1) for m in methods}
+    titles = [f"R² = {r2[m][n][js[m]]:.2f}" for m in methods for n in names]
     fig = make_subplots(
         rows=len(methods),
         cols=len(names),
         subplot_titles=titles,
-        horizontal_spacing=0.06,
-        vertical_spacing=0.5 / len(methods),
+        horizontal_spacing=0.25 / len(names),
+        vertical_spacing=0.45 / len(methods),
     )
     for a, m in enumerate(methods):
         F = features[m]
-        j = min(index, len(r2[m][names[0]]) - 1)
         idx = np.arange(F.shape[0])[:: max(1, F.shape[0] // max_points)]
         for b, n in enumerate(names):
             fig.add_trace(
                 go.Scattergl(
                     x=latents[n][idx],
-                    y=F[idx, j],
+                    y=F[idx, js[m]],
                     mode="markers",
                     showlegend=False,
                     marker=dict(size=3, color=OKABE_ITO[a % len(OKABE_ITO)], opacity=0.5),
+                    hovertemplate=f"{m} #{js[m] + 1}<extra>{n}</extra>",
                 ),
                 row=a + 1,
                 col=b + 1,
             )
+            fig.update_xaxes(title_text=n.split(": ", 1)[-1], title_standoff=2, row=a + 1, col=b + 1)
+        fig.update_yaxes(title_text=f"{m} #{js[m] + 1}", row=a + 1, col=1)
+        fig.update_yaxes(showticklabels=False, row=a + 1, col=None)
+    fig.update_yaxes(showticklabels=True, col=1)
+    fig.update_xaxes(nticks=4, tickangle=0)
     fig.update_annotations(font_size=11)
     return _layout(
         fig,
         f"Feature #{index + 1} of each method against the known variables",
-        240 * len(methods) + 80,
-        top=110,
+        250 * len(methods) + 80,
+        top=90,
     )

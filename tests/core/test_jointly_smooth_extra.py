@@ -72,7 +72,7 @@ def test_digits_jsf_features_beat_concatenation():
     assert acc_jsf["kNN"] > 0.7
     # The stripes' phases are rejected: no leading function follows them.
     for nz in data.nuisance:
-        assert abs(curve_r2(jsf.functions_[:, 1], nz["stripe phase cos"])) < 0.1
+        assert abs(curve_r2(jsf.functions_[:, 1], nz["stripe cos φ"])) < 0.1
 
 
 def test_dataset_split_and_bad_names():

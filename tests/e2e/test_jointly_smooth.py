@@ -7,12 +7,20 @@ import re
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
 
+def _warm(server_url, page) -> None:
+    """Load the entry point once first: on a fresh server, a deep link can reach the page script through
+    Streamlit's legacy ``pages/`` discovery (no st.navigation, no wide layout) before app.py has run."""
+    page.goto(server_url)
+    wait_for_app(page)
+
+
 def test_page_renders_and_function_slider_syncs_url(server_url, page):
-    page.goto(f"{server_url}/jointly-smooth")
+    _warm(server_url, page)
+    page.goto(f"{server_url}/jointly_smooth")
     wait_for_app(page)
     assert_no_exception(page)
-    page.keyboard.press("Escape")  # the app may flash a spurious "Page not found" dialog on a deep link
     page.get_by_text("Jointly smooth functions").first.wait_for()
+    assert page.get_by_test_id("stSidebarNav").get_by_text("Manifold learning").count() == 1  # app.py's nav
     page.locator(".js-plotly-plot").nth(2).wait_for()
     assert page.locator(".js-plotly-plot").count() == 3
     assert page.locator(".js-plotly-plot .gl-container").count() >= 1  # the torus is drawn in 3-D (WebGL)
@@ -30,9 +38,9 @@ def test_page_renders_and_function_slider_syncs_url(server_url, page):
 
 
 def test_url_opens_the_shared_view(server_url, page):
-    page.goto(f"{server_url}/jointly-smooth?jsf.fn=3&jsf.d=60&jsf.dataset=Parameter+redundancy")
+    _warm(server_url, page)
+    page.goto(f"{server_url}/jointly_smooth?jsf.fn=3&jsf.d=60&jsf.dataset=Parameter+redundancy")
     wait_for_app(page)
-    page.keyboard.press("Escape")
     assert_no_exception(page)
     page.get_by_text(re.compile(r"^f3 on N = 1,000 paired samples, d = 60 eigenvectors")).wait_for()
     assert page.get_by_text("R² vs p1 + p2^3 (shared)").count() >= 1

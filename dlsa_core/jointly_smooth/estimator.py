@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import scipy.linalg
+from sklearn.base import BaseEstimator
 
 from dlsa_core.jointly_smooth.kernels import ViewKernel, check_view, gaussian_bandwidth, top_eigh
 from dlsa_core.jointly_smooth.landmarks import landmark_eigenbasis
@@ -62,7 +63,7 @@ def combine_stacked(bases: Sequence[np.ndarray], m: int):
     return U[:, :m], s[:m]
 
 
-class JointlySmoothFunctions:
+class JointlySmoothFunctions(BaseEstimator):
     """Functions smooth on every view at once, with Nystrom extension to new samples of any one view.
 
     Parameters
@@ -291,30 +292,3 @@ class JointlySmoothFunctions:
     def fit_transform(self, views, y=None) -> np.ndarray:
         """Fit and return ``functions_`` (the training values, exact rather than extended)."""
         return self.fit(views).functions_
-
-    def get_params(self, deep=True) -> dict:
-        """Constructor parameters (scikit-learn convention)."""
-        names = [
-            "n_functions",
-            "n_kernel_eigenvectors",
-            "kernel",
-            "bandwidth",
-            "bandwidth_scale",
-            "n_neighbors",
-            "threshold",
-            "random_state",
-            "eigen_solver",
-            "combine",
-            "n_permutations",
-            "eigenvalue_cutoff",
-            "n_landmarks",
-        ]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params):
-        """Set constructor parameters (scikit-learn convention). Returns ``self``."""
-        for k, v in params.items():
-            if k not in self.get_params():
-                raise ValueError(f"Unknown parameter {k!r}.")
-            setattr(self, k, v)
-        return self

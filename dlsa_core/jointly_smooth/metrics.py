@@ -17,20 +17,25 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 
-def curve_r2(f: np.ndarray, t: np.ndarray, *, n_neighbors: int = 20, n_folds: int = 5) -> float:
-    """Out-of-fold R^2 of ``f (N,)`` predicted from ``t (N,)`` by k-NN regression (folds are interleaved)."""
+def curve_r2(f: np.ndarray, t: np.ndarray, *, n_neighbors: int = 20, n_folds: int = 5):
+    """Out-of-fold R^2 of ``f`` predicted from ``t (N,)`` by k-NN regression (interleaved folds).
+
+    ``f`` is ``(N,)`` (returns a float) or ``(N, M)`` (returns ``(M,)``, one regression for all columns).
+    """
     f, t = np.asarray(f, float), np.asarray(t, float)
     k = int(min(n_neighbors, max(1, len(f) * (n_folds - 1) // n_folds - 1)))
     folds = np.arange(len(f)) % n_folds  # deterministic folds: the samples are i.i.d. already
     cv = [(np.flatnonzero(folds != i), np.flatnonzero(folds == i)) for i in range(n_folds)]
     pred = cross_val_predict(KNeighborsRegressor(k), t[:, None], f, cv=cv)
-    ss = ((f - f.mean()) ** 2).sum()
-    return float(1.0 - ((f - pred) ** 2).sum() / ss) if ss > 0 else 0.0
+    ss = ((f - f.mean(0)) ** 2).sum(0)
+    r2 = 1.0 - ((f - pred) ** 2).sum(0) / np.where(ss > 0, ss, 1.0)
+    r2 = np.where(ss > 0, r2, 0.0)
+    return float(r2) if f.ndim == 1 else r2
 
 
 def r2_table(F: np.ndarray, latents: dict, **kw) -> dict:
-    """``{name: [curve_r2(F[:, i], t) for i]}`` for each latent variable."""
-    return {name: [curve_r2(F[:, i], t, **kw) for i in range(F.shape[1])] for name, t in latents.items()}
+    """``{name: (M,) R^2 of each column of F against that latent}``."""
+    return {name: curve_r2(F, t, **kw) for name, t in latents.items()}
 
 
 def curve_error(

@@ -101,3 +101,18 @@ def test_digits_preset_with_comparison_shows_accuracy_table():
     assert list(table["features"]) == ["jointly smooth", "linear CCA", "kernel CCA", "concatenated eigenmap"]
     acc = dict(zip(table["features"], table["kNN"], strict=True))
     assert acc["jointly smooth"] > acc["concatenated eigenmap"] + 0.2
+
+
+@pytest.mark.slow
+def test_every_preset_and_the_other_kernels_run_cleanly():
+    at = _open()
+    for name in at.selectbox(key="jsf.preset").options:
+        at.selectbox(key="jsf.preset").set_value(name).run()
+        assert not at.exception and not at.error, name
+        n = at.session_state["jsf.n"]
+        assert _main_caption(at).startswith(f"f1 on N = {n:,} paired samples"), name
+    at.selectbox(key="jsf.preset").set_value("Paper toy (d = 100)").run()
+    at.radio(key="jsf.threshold").set_value("permutation").run()
+    at.selectbox(key="jsf.kernel").set_value("k-NN (sparse)").run()
+    assert not at.exception and not at.error
+    assert "(permutation)" in _main_caption(at) and "(k-NN (sparse))" in _main_caption(at)

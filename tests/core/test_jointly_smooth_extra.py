@@ -96,3 +96,14 @@ def test_analyse_and_its_reproduce_snippet_agree():
     exec(jsa.reproduce_snippet(res.params).replace("print(", "(lambda *a: None)("), scope)
     np.testing.assert_allclose(scope["jsf"].energy_, res.energy)
     np.testing.assert_allclose(scope["jsf"].threshold_, res.threshold)
+
+
+def test_estimator_follows_scikit_learn_conventions():
+    from sklearn.base import clone
+
+    est = JointlySmoothFunctions(n_functions=3, n_kernel_eigenvectors=20, n_landmarks=None, random_state=5)
+    assert clone(est).get_params() == est.get_params()
+    assert not hasattr(est, "functions_")  # learned attributes appear in fit only
+    data = make_spiral_torus(200, random_state=0)
+    assert est.fit(data.views) is est and est.functions_.shape == (200, 3)
+    np.testing.assert_array_equal(clone(est).fit(data.views).functions_, est.functions_)  # random_state

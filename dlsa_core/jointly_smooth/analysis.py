@@ -18,6 +18,7 @@ from dlsa_core.jointly_smooth.baselines import BASELINES
 from dlsa_core.jointly_smooth.datasets import MultiViewData, load_dataset
 from dlsa_core.jointly_smooth.estimator import JointlySmoothFunctions
 from dlsa_core.jointly_smooth.metrics import curve_error, cv_accuracy, r2_table
+from dlsa_core.jointly_smooth.threshold import analytic_threshold, permutation_threshold
 
 #: Kernel choices of the app: name -> estimator keyword arguments.
 KERNEL_OPTIONS = {
@@ -55,6 +56,7 @@ class Analysis:
     energies: np.ndarray  # (M, K)
     threshold: float
     threshold_method: str
+    thresholds: dict  # {"analytic": E0, "permutation": E0}: the formula beside the measured null
     n_significant: int
     r2: dict  # latent name -> (M,) R^2 of each function
     extended: dict  # view index -> (n_test, M) single-view Nystrom values at held-out samples
@@ -129,6 +131,10 @@ def analyse(
         energies=est.energies_,
         threshold=est.threshold_,
         threshold_method=threshold,
+        thresholds={
+            "analytic": analytic_threshold(len(t_train), [W.shape[1] for W in est.bases_], random_state=seed),
+            "permutation": permutation_threshold(est.bases_, random_state=seed),
+        },
         n_significant=est.n_significant_,
         r2={k: np.array(v) for k, v in r2_table(F, latents_of(train)).items()},
         extended=extended,

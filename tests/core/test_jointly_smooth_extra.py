@@ -92,6 +92,8 @@ def test_analyse_and_its_reproduce_snippet_agree():
     res = jsa.analyse("spiral_torus", 400, 40, 0.3, "gaussian", 4, "analytic", 30, 0)
     assert res.extended[0].shape == (30, 4) and res.extension_error.shape == (2, 4)
     assert list(res.extension_table(1)["eigenvectors used"]) == res.n_extension_eigenvectors
+    assert res.thresholds["analytic"] == pytest.approx(res.threshold)  # threshold="analytic" was fitted
+    assert res.thresholds["permutation"] == pytest.approx(res.threshold, abs=0.03)
     scope: dict = {}
     exec(jsa.reproduce_snippet(res.params).replace("print(", "(lambda *a: None)("), scope)
     np.testing.assert_allclose(scope["jsf"].energy_, res.energy)

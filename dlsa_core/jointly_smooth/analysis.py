@@ -157,6 +157,9 @@ def analyse(
     )
 
 
+#: Largest N for the baseline comparison (kernel CCA and the concatenated eigenmap are dense).
+MAX_BASELINE_N = 5000
+
 #: Methods whose first feature is the near-constant top eigenvector of an uncentred kernel.
 DROP_FIRST = ("jointly smooth", "concatenated eigenmap")
 
@@ -188,6 +191,11 @@ def compare_baselines(
     ``min(n_features, D_1, D_2)`` canonical pairs. Accuracy: 5-fold CV of k-NN and RBF-SVM on the features;
     R^2 for the first ``n_scored`` features only (the scoring is the slow part).
     """
+    if n_samples > MAX_BASELINE_N:
+        raise ValueError(
+            f"The baselines use dense N x N kernels; compare them at N <= {MAX_BASELINE_N:,} "
+            f"(N = {n_samples:,} now)."
+        )
     data = load_dataset(dataset, int(n_samples), random_state=seed)
     latents = latents_of(data)
     methods = {

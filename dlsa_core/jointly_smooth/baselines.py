@@ -79,12 +79,13 @@ class KernelCCA:
             raise ValueError("The kernel CCA ridge reg must be positive.")
         rng = np.random.default_rng(self.random_state)
         blocks = []
-        H = np.eye(N) - 1.0 / N
         for X in views:
             _, K = ViewKernel.fit(
                 X, kind="gaussian", bandwidth_scale=self.bandwidth_scale, random_state=rng.integers(2**31)
             )
-            Kc = H @ K @ H  # centre in feature space, as in classical KCCA
+            # Centre in feature space (H K H with H = I - 11^T / N, as in classical KCCA), in O(N^2).
+            row = K.mean(0)
+            Kc = K - row[None, :] - row[:, None] + row.mean()
             lam, U = top_eigh(Kc, r, random_state=rng.integers(2**31))
             lam = np.clip(lam, 0.0, None)
             blocks.append(U * np.sqrt(lam / (lam + self.reg * lam[0])))

@@ -109,3 +109,14 @@ def test_estimator_follows_scikit_learn_conventions():
     data = make_spiral_torus(200, random_state=0)
     assert est.fit(data.views) is est and est.functions_.shape == (200, 3)
     np.testing.assert_array_equal(clone(est).fit(data.views).functions_, est.functions_)  # random_state
+
+
+def test_kernel_cca_is_centred_and_comparison_refuses_large_n():
+    from dlsa_core.jointly_smooth import analysis as jsa
+
+    data = make_spiral_torus(300, random_state=1)
+    kcca = KernelCCA(n_functions=5, n_components_kernel=50, random_state=0).fit(data.views)
+    # Centred kernels: every feature is orthogonal to the constant vector (unlike f_0 of the JSF).
+    assert np.abs(kcca.functions_.sum(0)).max() < 1e-8
+    with pytest.raises(ValueError, match="compare them at N <="):
+        jsa.compare_baselines("spiral_torus", jsa.MAX_BASELINE_N + 1)

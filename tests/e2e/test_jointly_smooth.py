@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
 
@@ -14,6 +16,7 @@ def _warm(server_url, page) -> None:
     wait_for_app(page)
 
 
+@pytest.mark.slow
 def test_page_renders_and_function_slider_syncs_url(server_url, page):
     _warm(server_url, page)
     page.goto(f"{server_url}/jointly_smooth")
@@ -37,6 +40,7 @@ def test_page_renders_and_function_slider_syncs_url(server_url, page):
     assert_no_exception(page)
 
 
+@pytest.mark.slow
 def test_url_opens_the_shared_view(server_url, page):
     _warm(server_url, page)
     page.goto(f"{server_url}/jointly_smooth?jsf.fn=3&jsf.d=60&jsf.dataset=Parameter+redundancy")

@@ -87,3 +87,14 @@ def test_default_dtype(monkeypatch):
     monkeypatch.setenv("DLSA_DTYPE", "float7")
     with pytest.raises(ValueError):
         dev.default_dtype()
+
+
+def test_configure_threads_limits_blas_pools():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=None):  # restore whatever was there after the test
+        threadpool_limits(limits=2)
+        assert any(p["num_threads"] == 2 for p in threadpool_info())
+        dev.configure_threads(1)
+        pools = threadpool_info()
+        assert pools and all(p["num_threads"] == 1 for p in pools)

@@ -206,3 +206,19 @@ def test_bad_input_raises_value_error():
         gd_threshold(np.zeros((3, 2, 2)))
     with pytest.raises(ValueError, match="entries"):  # a huge d is refused before any work
         sgd_threshold_from_jacobians(np.broadcast_to(np.float64(1.0), (1, 1, 300_000_000)), 1)
+
+
+@pytest.mark.parametrize("seed", [31, 32])
+def test_spectral_radius_subspace_equals_dense(seed):
+    """Davidson on Q (default above r = 16) equals the dense symmetric-basis radius, around eta* too."""
+    rng = np.random.default_rng(seed)
+    jac = rng.standard_normal((24, 1, 30)) * np.geomspace(3, 1e-3, 30)
+    spec = spectral_from_factors(jac, space="gram")
+    assert spec.r > 16
+    for b in (1, 3, 24):
+        star = sgd_threshold(spec, b)
+        for f in (0.3, 0.999, 1.001, 1.4):
+            fast = spectral_radius(spec, f * star, b)
+            dense = spectral_radius(spec, f * star, b, method="dense")
+            assert fast == pytest.approx(dense, rel=1e-9, abs=1e-12)
+        assert spectral_radius(spec, 0.999 * star, b) < 1 < spectral_radius(spec, 1.001 * star, b)

@@ -58,6 +58,12 @@ def region(key: str, replacement: bool) -> dict:
         return stab.stability_report(problem(key), replacement=replacement)
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def threshold(key: str, b: int, replacement: bool) -> float:
+    with blas_threads():
+        return stab.sgd_threshold(problem(key), b, replacement=replacement)
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def dynamics(key: str, eta: float, b: int, steps: int, runs: int, seed: int, replacement: bool) -> dict:
     paths = 4 if problem(key).d == 2 else 0
@@ -109,13 +115,17 @@ def explorer() -> None:
             )
             seed = st.number_input("Seed", 0, 10_000, 0, key="stab.seed", bind="query-params")
     with right:
+        star_b = _ui.guarded(threshold, key, b, repl)
+        if star_b is None:
+            return
+        # the region figure needs only eta*(B): draw it before the (slower) simulation
+        _ui.plotly(make_region_figure(rep, b, eta, stable=bool(eta <= star_b)), key="stab.region")
         with _ui.timed("Simulating…"):
             dyn = _ui.guarded(dynamics, key, eta, b, steps, runs, int(seed), repl)
         if dyn is None:
             return
         star, stable, rho = dyn["eta_star"], dyn["stable"], dyn["rho"]
         st.session_state["stab.verdict"] = "stable" if stable else "unstable"
-        _ui.plotly(make_region_figure(rep, b, eta, stable=stable), key="stab.region")
         where = "below" if stable else "beyond"
         trend = "decays" if rho < 1 else "grows"
         st.markdown(

@@ -52,3 +52,21 @@ def test_preset_switches_problem(at):
     assert at.session_state["stab.problem"] == "incoherent"
     star = stab.sgd_threshold(stab.incoherent_2d(), 2)
     assert f"η\\*={star:.4g}" in caption(at)
+
+
+@pytest.mark.parametrize(
+    "preset,key,b",
+    [("Digits least squares", "digits", 4), ("Trained ReLU net minimum", "relu", 2)],
+)
+def test_heavy_presets_render(at, preset, key, b):
+    """The two real-data presets (Lanczos-sized problems) render the region, caption and verdict."""
+    at.selectbox(key="stab.preset").set_value(preset).run()
+    assert not at.exception
+    assert at.session_state["stab.problem"] == key
+    text = caption(at)
+    assert f"At B={b}," in text and at.session_state["stab.verdict"] in ("stable", "unstable")
+    if key == "digits":
+        star = stab.sgd_threshold(stab.digits_least_squares(), b)
+        assert f"η\\*={star:.4g}" in text
+    rho = float(re.search(r"like ([0-9.e+-]+)\^t", text).group(1))  # shown to 4 digits
+    assert rho <= 1 if at.session_state["stab.verdict"] == "stable" else rho >= 1

@@ -4,8 +4,8 @@
 ``D = (1-p) H kron H + p mean_i H_i kron H_i``, ``p = (n - B) / (B (n - 1))``.
 
 Modules: :mod:`.spectral` (validation, eigenbasis reduction, Gram reduction), :mod:`.thresholds`
-(``eta*`` by dense / power / Lanczos), :mod:`.bounds` (necessary and sufficient closed forms),
-:mod:`.recursion` (exact second moment, stationary covariance), :mod:`.simulation` (Monte Carlo on a
+(``eta*`` by dense / power / Lanczos / shared-subspace Rayleigh-Ritz), :mod:`.bounds` (necessary and
+sufficient closed forms), :mod:`.recursion` (exact second moment, stationary covariance), :mod:`.simulation` (Monte Carlo on a
 torch device), :mod:`.operators` (dense reference operators), :mod:`.problems` (builders),
 :mod:`.report` (everything for a figure).
 """

@@ -12,7 +12,7 @@ st.set_page_config(
     page_title="dlsa — see and check deep-learning theory", page_icon=":material/insights:", layout="wide"
 )
 
-from pages._catalog import SECTIONS, available_topics
+from app_pages._catalog import SECTIONS, available_topics
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,7 +24,7 @@ def _device_label() -> str:
     return device_name()
 
 
-home = st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
+home = st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
 sections: dict[str, list] = {"": [home]}
 for section in SECTIONS:
     pages = [

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dlsa_core.jointly_smooth import analysis as jsa
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
-PAGE = "pages/jointly_smooth.py"
+PAGE = "app_pages/jointly_smooth.py"
 
 
 def _open(query: dict | None = None) -> AppTest:

@@ -14,7 +14,7 @@ from dlsa_core import stability as stab
 @pytest.fixture
 def at():
     app = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
-    app.switch_page("pages/sgd_stability.py")
+    app.switch_page("app_pages/sgd_stability.py")
     app.run()
     assert not app.exception
     return app

@@ -4,7 +4,7 @@ import sys
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pages._catalog import ROOT, SECTIONS, TOPICS, available_topics
+from app_pages._catalog import ROOT, SECTIONS, TOPICS, available_topics
 
 APP = str(ROOT / "app.py")
 
@@ -34,7 +34,7 @@ def test_catalog_is_consistent():
     assert len({t.url_path for t in TOPICS}) == 7
     assert {t.section for t in TOPICS} == set(SECTIONS)
     for t in TOPICS:
-        assert t.page_file.startswith("pages/") and "/" not in t.url_path
+        assert t.page_file.startswith("app_pages/") and "/" not in t.url_path
 
 
 def test_core_does_not_import_streamlit():

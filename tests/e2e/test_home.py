@@ -2,7 +2,7 @@ import urllib.request
 
 import pytest
 
-from pages._catalog import available_topics
+from app_pages._catalog import available_topics
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
 
@@ -28,3 +28,19 @@ def test_every_page_loads_from_its_url(server_url, page, topic):
     wait_for_app(page, timeout_ms=120_000)
     page.get_by_role("heading", name=topic.title).first.wait_for()
     assert_no_exception(page)
+
+
+def test_deep_link_on_a_fresh_server_goes_through_app_py(page):
+    """The first request a new server sees is a deep link: it must be routed by app.py's st.navigation
+    (sections in the sidebar, wide layout), not by Streamlit's legacy folder discovery."""
+    from tests.e2e.conftest import run_streamlit
+
+    target = available_topics()[-1]
+    with run_streamlit() as url:
+        page.goto(f"{url}/{target.url_path}")
+        wait_for_app(page, timeout_ms=120_000)
+        page.get_by_role("heading", name=target.title).first.wait_for()
+        assert_no_exception(page)
+        nav = page.get_by_test_id("stSidebarNav").inner_text()
+        assert target.section in nav and "Home" in nav
+        assert "catalog" not in nav.lower() and "_ui" not in nav

@@ -9,16 +9,8 @@ import pytest
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
 
-def _warm(server_url, page) -> None:
-    """Load the entry point once first: on a fresh server, a deep link can reach the page script through
-    Streamlit's legacy ``pages/`` discovery (no st.navigation, no wide layout) before app.py has run."""
-    page.goto(server_url)
-    wait_for_app(page)
-
-
 @pytest.mark.slow
 def test_page_renders_and_function_slider_syncs_url(server_url, page):
-    _warm(server_url, page)
     page.goto(f"{server_url}/jointly_smooth")
     wait_for_app(page)
     assert_no_exception(page)
@@ -42,7 +34,6 @@ def test_page_renders_and_function_slider_syncs_url(server_url, page):
 
 @pytest.mark.slow
 def test_url_opens_the_shared_view(server_url, page):
-    _warm(server_url, page)
     page.goto(f"{server_url}/jointly_smooth?jsf.fn=3&jsf.d=60&jsf.dataset=Parameter+redundancy")
     wait_for_app(page)
     assert_no_exception(page)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pages._catalog import topic
+from app_pages._catalog import topic
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
 

@@ -1,7 +1,7 @@
 """Small Streamlit helpers shared by the pages: intro, presets, maths, timing, export, errors.
 
 This is the only UI-side shared module (``dlsa_core`` never imports Streamlit). Pages import it as
-``from pages import _ui``.
+``from app_pages import _ui``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from pages._catalog import topic
+from app_pages._catalog import topic
 
 #: Plotly modebar configuration used by every chart: PNG export at 2x, no Plotly logo.
 PLOTLY_CONFIG = {

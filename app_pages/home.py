@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._catalog import ROOT, SECTIONS, available_topics
+from app_pages._catalog import ROOT, SECTIONS, available_topics
 
 st.title("dlsa — see and check deep-learning theory")
 st.markdown(

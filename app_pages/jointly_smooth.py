@@ -7,6 +7,7 @@ import inspect
 import pandas as pd
 import streamlit as st
 
+from app_pages import _ui
 from dlsa_core.jointly_smooth import analysis as jsa
 from dlsa_core.viz.jointly_smooth import (
     make_comparison_figure,
@@ -14,7 +15,6 @@ from dlsa_core.viz.jointly_smooth import (
     make_energy_figure,
     make_views_figure,
 )
-from pages import _ui
 
 N_FUNCTIONS = 12
 URL = {"bind": "query-params"}  # every control is part of the shareable link

@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 from threadpoolctl import threadpool_limits
 
+from app_pages import _ui
 from dlsa_core import stability as stab
 from dlsa_core.device import recommended_threads
 from dlsa_core.viz.stability import make_moment_figure, make_paths_figure, make_region_figure
-from pages import _ui
 
 PROBLEMS = {
     "dominant": ("2-D quadratic: one dominant sample", stab.dominant_sample_2d),

@@ -28,6 +28,21 @@ _LAYOUT = dict(
 )
 
 
+def _log_ticks(lo: float, hi: float, *, integer: bool = False) -> list[float]:
+    """Tick values for a log axis on [lo, hi]: the 1-2-5 sequence, denser (1..9) over short ranges.
+
+    Plotly's default log ticks label every minor digit ("9 1 2 3 ... 8 9"), which reads as noise.
+    """
+    lo, hi = float(lo), float(hi)
+    steps = (1, 2, 5) if hi / lo > 30 else (1, 2, 3, 4, 5, 6, 7, 8, 9) if hi / lo < 4 else (1, 2, 3, 5)
+    ticks = []
+    for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1):
+        ticks += [m * 10.0**e for m in steps if lo <= m * 10.0**e <= hi]
+    if integer:
+        ticks = sorted({round(t) for t in ticks if t >= 1})
+    return ticks
+
+
 def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: bool) -> go.Figure:
     """Stability region in the (batch size, step size) plane, both axes logarithmic.
 
@@ -107,8 +122,18 @@ def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: 
         **_LAYOUT,
         height=520,
         title=dict(text="Where SGD is mean-square stable: step size vs batch size", x=0),
-        xaxis=dict(title="batch size B (log)", type="log"),
-        yaxis=dict(title="step size η (log)", type="log", range=[np.log10(lo), np.log10(hi)]),
+        xaxis=dict(
+            title="batch size B (log)",
+            type="log",
+            tickvals=sorted(set(_log_ticks(b.min(), b.max(), integer=True)) | {int(b.max())}),
+        ),
+        yaxis=dict(
+            title="step size η (log)",
+            type="log",
+            range=[np.log10(lo), np.log10(hi)],
+            tickvals=_log_ticks(lo, hi),
+            tickformat=".3~g",
+        ),
     )
     return fig
 

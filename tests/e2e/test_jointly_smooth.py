@@ -38,4 +38,4 @@ def test_url_opens_the_shared_view(server_url, page):
     wait_for_app(page)
     assert_no_exception(page)
     page.get_by_text(re.compile(r"^f3 on N = 1,000 paired samples, d = 60 eigenvectors")).wait_for()
-    assert page.get_by_text("R² vs p1 + p2^3 (shared)").count() >= 1
+    page.get_by_text("R² vs p1 + p2^3 (shared)").first.wait_for()  # metrics render after the caption

@@ -124,10 +124,8 @@ def test_offline_never_downloads(tmp_path, monkeypatch):
         sources.download_verified(sources.MNIST_FILES, sources.MNIST_URLS, tmp_path)
 
 
-def test_verified_download_rejects_wrong_checksum(tmp_path, monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("DLSA_OFFLINE", raising=False)
-    payload = gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x01\x05")
+def _serve(monkeypatch, payload: bytes) -> None:
+    """Make every download return ``payload`` (no network)."""
 
     class FakeResponse:
         def __init__(self):
@@ -143,6 +141,14 @@ def test_verified_download_rejects_wrong_checksum(tmp_path, monkeypatch):
             return False
 
     monkeypatch.setattr(sources.urllib.request, "urlopen", lambda url, timeout: FakeResponse())
+
+
+def test_verified_download_rejects_wrong_checksum(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("DLSA_OFFLINE", raising=False)
+    payload = gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x01\x05")
+
+    _serve(monkeypatch, payload)
     with pytest.raises(RuntimeError, match="sha256 mismatch"):
         sources.download_verified(sources.MNIST_FILES, ("http://mirror.invalid/",), tmp_path)
     assert not any(tmp_path.iterdir())  # nothing unverified is kept
@@ -156,20 +162,7 @@ def test_verified_download_accepts_matching_checksum(tmp_path, monkeypatch):
     raw = b"\x00\x00\x08\x01\x00\x00\x00\x01\x05"
     files = {"t": sources.IDXFile("t", hashlib.sha256(raw).hexdigest())}
 
-    class FakeResponse:
-        def __init__(self):
-            self.data = [gzip.compress(raw)]
-
-        def read(self, n=-1):
-            return self.data.pop() if self.data else b""
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *a):
-            return False
-
-    monkeypatch.setattr(sources.urllib.request, "urlopen", lambda url, timeout: FakeResponse())
+    _serve(monkeypatch, gzip.compress(raw))
     sources.download_verified(files, ("http://mirror.invalid/",), tmp_path)
     assert read_idx(tmp_path / "t.gz").tolist() == [5]
 

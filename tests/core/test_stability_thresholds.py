@@ -24,7 +24,8 @@ from dlsa_core.stability import (
     toy_rank_one_2d,
 )
 from dlsa_core.stability.spectral import spectral_from_factors, spectral_from_hessians
-from dlsa_core.stability.thresholds import PencilSubspace, sharpness_curve
+from dlsa_core.stability.subspace import PencilSubspace
+from dlsa_core.stability.thresholds import sharpness_curve
 
 G_TOY = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
 H_TOY = np.einsum("ni,nj->nij", G_TOY, G_TOY)

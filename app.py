@@ -16,8 +16,8 @@ from app_pages._catalog import SECTIONS, available_topics
 
 
 @st.cache_resource(show_spinner=False)
-def _device_label() -> str:
-    # torch is imported once per process here, so the first page load pays for it only once.
+def _setup_compute() -> str:
+    """Once per process: apply the thread policy (torch and BLAS) and return the device's name."""
     from dlsa_core.device import configure_threads, device_name
 
     configure_threads()
@@ -38,7 +38,7 @@ for section in SECTIONS:
 nav = st.navigation(sections)
 
 with st.sidebar:
-    st.caption(f"Compute device: **{_device_label()}**")
+    st.caption(f"Compute device: **{_setup_compute()}**")
     st.caption(
         "dlsa shows each result exactly where the theory is exact, and labels what is measured and what is predicted."
     )

@@ -10,10 +10,12 @@ import contextlib
 import io
 import json
 import time
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from app_pages._catalog import topic
 
@@ -111,3 +113,73 @@ def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     except (ValueError, RuntimeError) as exc:
         st.error(f"{exc}")
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Links: validate URL values before the bound widgets read them
+# ---------------------------------------------------------------------------------------------
+
+
+def number_in(lo: float, hi: float, *, integer: bool = False) -> Callable[[str], bool]:
+    """A URL-value check: a finite number in ``[lo, hi]`` (a whole number when ``integer``)."""
+
+    def check(raw: str) -> bool:
+        try:
+            x = float(raw)
+        except (TypeError, ValueError):
+            return False
+        return math.isfinite(x) and lo <= x <= hi and (not integer or x == int(x))
+
+    check.expects = f"{'a whole number' if integer else 'a number'} in [{lo:g}, {hi:g}]"  # type: ignore[attr-defined]
+    return check
+
+
+def one_of(options: Sequence[Any]) -> Callable[[str], bool]:
+    """A URL-value check: one of ``options`` as Streamlit writes them in the URL (plain ``str``)."""
+    allowed = {str(o) for o in options}
+
+    def check(raw: str) -> bool:
+        return raw in allowed
+
+    check.expects = "one of " + ", ".join(sorted(allowed))  # type: ignore[attr-defined]
+    return check
+
+
+def is_bool(raw: str) -> bool:
+    """A URL-value check for toggles and checkboxes."""
+    return raw.lower() in ("true", "false")
+
+
+is_bool.expects = "true or false"  # type: ignore[attr-defined]
+
+
+def sanitize_url(checks: Mapping[str, Callable[[str], bool]]) -> list[str]:
+    """Drop invalid values from the link before the bound widgets read them; say what was ignored.
+
+    Call this at the top of a page, before any widget bound to one of ``checks``' keys is created.
+    A value that fails its check is removed from the URL *and* from the values Streamlit seeds the
+    widgets from (otherwise ``?seed=inf`` raises inside ``st.number_input``), and a one-line notice
+    names it. Returns the ignored ``key=value`` strings (for tests).
+    """
+    ignored = []
+    for key, check in checks.items():
+        if key not in st.query_params:
+            continue
+        raw = st.query_params[key]
+        ok = False
+        try:
+            ok = bool(check(raw))
+        except Exception:  # a check that cannot parse the value rejects it
+            ok = False
+        if ok:
+            continue
+        expects = getattr(check, "expects", "a valid value")
+        ignored.append(f"{key}={raw} (expected {expects})")
+        del st.query_params[key]
+        # Streamlit seeds bound widgets from the query string of the first request, not from
+        # st.query_params; drop the value there too (private API, pinned streamlit 1.67).
+        with get_session_state().query_params() as qp:
+            qp._initial_query_params.pop(key, None)
+    if ignored:
+        st.caption("⚠️ Ignored from the link, defaults used instead: " + "; ".join(ignored))
+    return ignored

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-st.set_page_config(
-    page_title="dlsa — see and check deep-learning theory", page_icon=":material/insights:", layout="wide"
-)
+st.set_page_config(page_title="dlsa — see and check deep-learning theory", page_icon="🔬", layout="wide")
 
 from app_pages._catalog import SECTIONS, available_topics
 
@@ -24,7 +22,7 @@ def _setup_compute() -> str:
     return device_name()
 
 
-home = st.Page("app_pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True)
+home = st.Page("app_pages/home.py", title="Home", icon="🏠", url_path="home", default=True)
 sections: dict[str, list] = {"": [home]}
 for section in SECTIONS:
     pages = [

@@ -28,7 +28,7 @@ class Topic:
     title: str
     page_file: str  # relative to the repository root
     url_path: str  # underscores, not hyphens: streamlit 1.67 fails to resolve deep links with hyphens
-    icon: str
+    icon: str  # an emoji: Material icons come from a font CDN and are missing offline
     paper: str
     claim: str
     what_you_can_do: str
@@ -45,7 +45,7 @@ TOPICS: tuple[Topic, ...] = (
         title="Posterior trees",
         page_file="app_pages/posterior_trees.py",
         url_path="posterior_trees",
-        icon=":material/account_tree:",
+        icon="🌳",
         paper="Nehme, Mulayoff, Michaeli — Hierarchical uncertainty exploration via feedforward "
         "posterior trees, NeurIPS 2024",
         claim="One forward pass predicts a tree of posterior modes with their probabilities, "
@@ -59,7 +59,7 @@ TOPICS: tuple[Topic, ...] = (
         title="h-space directions",
         page_file="app_pages/hspace_directions.py",
         url_path="hspace_directions",
-        icon=":material/tune:",
+        icon="🎚️",
         paper="Haas, Huberman-Spiegelglas, Mulayoff, Graßhof, Brandt, Michaeli — Discovering "
         "interpretable directions in h-space of diffusion models, FG 2024",
         claim="Linear directions in the U-Net bottleneck of a DDPM, found without or with "
@@ -72,7 +72,7 @@ TOPICS: tuple[Topic, ...] = (
         title="SGD vs GD stability",
         page_file="app_pages/sgd_stability.py",
         url_path="sgd_stability",
-        icon=":material/ssid_chart:",
+        icon="📈",
         paper="Mulayoff & Michaeli — Exact mean square linear stability analysis for SGD, COLT 2024",
         claim="SGD near a minimum is mean-square stable iff the step size is below "
         "2/λmax(C⁺D), a threshold that never exceeds GD's and grows with the batch size.",
@@ -85,7 +85,7 @@ TOPICS: tuple[Topic, ...] = (
         title="Stable ReLU nets are smooth",
         page_file="app_pages/relu_smoothness.py",
         url_path="relu_smoothness",
-        icon=":material/show_chart:",
+        icon="〰️",
         paper="Shpigel Nacson, Mulayoff, Ongie, Michaeli, Soudry — The implicit bias of minima stability in "
         "multivariate shallow ReLU networks, ICLR 2023",
         claim="Minima that GD with step size η can stably reach have a weighted total variation of "
@@ -99,7 +99,7 @@ TOPICS: tuple[Topic, ...] = (
         title="Flat minima of deep linear nets",
         page_file="app_pages/flat_minima.py",
         url_path="flat_minima",
-        icon=":material/landscape:",
+        icon="⛰️",
         paper="Mulayoff & Michaeli — Unique properties of flat minima in deep networks, ICML 2020",
         claim="Flat minima of deep linear networks are balanced across layers with coupled "
         "consecutive layers.",
@@ -111,7 +111,7 @@ TOPICS: tuple[Topic, ...] = (
         title="Langevin dynamics reveal Hessian rank",
         page_file="app_pages/langevin_rank.py",
         url_path="langevin_rank",
-        icon=":material/grain:",
+        icon="🎲",
         paper="Bar, Mulayoff, Michaeli, Talmon — The expected loss of preconditioned Langevin "
         "dynamics reveals the Hessian rank, AAAI 2024",
         claim="The stationary expected loss of suitably preconditioned Langevin dynamics equals "
@@ -124,7 +124,7 @@ TOPICS: tuple[Topic, ...] = (
         title="Jointly smooth functions",
         page_file="app_pages/jointly_smooth.py",
         url_path="jointly_smooth",
-        icon=":material/scatter_plot:",
+        icon="🔗",
         paper="Dietrich, Yair, Mulayoff, Talmon, Kevrekidis — Spectral discovery of jointly smooth "
         "features for multimodal data, SIMODS 2022",
         claim="Functions smooth on every sensor's view capture what the sensors share and reject "

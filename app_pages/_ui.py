@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 

@@ -26,6 +26,23 @@ from dlsa_core.flat_minima.net import (
 )
 from dlsa_core.flat_minima.training import INITS, step_size_sweep, train_inits
 
+#: "The math" of the page (KaTeX-safe LaTeX) and the note under it.
+MATH = [
+    r"L(W_1,\dots,W_N)=\tfrac12\,\mathbb E\|Tx-W_N\cdots W_1x\|^2,\qquad \mathbb E[xx^\top]=\Sigma_x",
+    r"\min_{W_N\cdots W_1=T}\lambda_{\max}(\nabla^2L)=N\,\sigma_1(T)^{2(N-1)/N}\quad(\Sigma_x=I),"
+    r"\ \text{at } W_k=U_kS^{1/N}U_{k-1}^\top",
+    r"\lambda_{\max}\ \ge\ s^2\sum_{k=1}^N\Big(\frac{a_{k-1}}{a_k}\Big)^2\ \ge\ N\,s^{2-2/N}a_0^{2/N},"
+    r"\qquad a_k=\|W_k\cdots W_1\Sigma_x^{1/2}v\|",
+    r"\tfrac{d}{dt}\big(W_{k+1}^\top W_{k+1}-W_kW_k^\top\big)=0\ \text{(gradient flow)},\qquad W_k(0)=I"
+    r"\ \Rightarrow\ \text{balanced}",
+    r"\text{GD with step }\eta\text{ can only settle where }\lambda_{\max}\le 2/\eta",
+]
+MATH_NOTE = (
+    "(s, u, v) is the top singular triple of TΣₓ^½. Equality in AM–GM forces every gain aₖ/aₖ₋₁ to equal (s/a₀)^(1/N): "
+    "flat minima are balanced along the top path, whose singular vectors pass from layer to layer (coupling). "
+    "Sharpness is λmax of the exact loss Hessian (residual included while training), by Lanczos on Hessian-vector "
+    "products or densely for small nets; at minima it equals the top eigenvalue of the Gauss–Newton matrix (tested)."
+)
 #: At most this many singular values (the target is d x d).
 MAX_SV = 8
 
@@ -169,11 +186,60 @@ def reproduce_snippet(params: dict) -> str:
 __all__ = [
     "INITS",
     "MAX_DIM",
+    "bounds_rows",
+    "history_columns",
     "parse_singular_values",
     "problem",
     "rebalance_curve",
+    "reference",
     "reproduce_snippet",
+    "run_status",
     "sweep_etas",
     "sweep_report",
     "training_report",
 ]
+
+
+def reference(rep: dict, depth: int) -> tuple[float, str]:
+    """The theory value the page compares against: the closed form when whitened, else the AM-GM bound."""
+    if rep["sigma_x"] is None:
+        return rep["minimal"], "minimal sharpness N·σ₁^(2(N−1)/N)"
+    gains = next(iter(rep["gains"].values()), None)
+    value = gains.amgm_bound if gains is not None else rep["minimal"]
+    return value, "lower bound N·s^(2−2/N)·a₀^(2/N) (not tight)"
+
+
+def bounds_rows(rep: dict) -> list[dict]:
+    """One row per init: measured ``lambda_max`` beside the path bound and the AM-GM bound."""
+    return [
+        {
+            "init": INITS[k],
+            "λmax": rep["runs"][k].final_sharpness,
+            "s² Σ (aₖ₋₁/aₖ)²": g.path_bound,
+            "AM–GM bound": g.amgm_bound,
+            "max gain deviation": f"{g.imbalance:.2%}",
+        }
+        for k, g in rep["gains"].items()
+    ]
+
+
+def history_columns(runs: dict) -> dict[str, np.ndarray]:
+    """Training curves of every init as flat columns (init, step, loss, sharpness, imbalance)."""
+    cols = {"init": [], "step": [], "loss": [], "sharpness": [], "imbalance": []}
+    for k, r in runs.items():
+        cols["init"] += [k] * len(r.steps)
+        for name, values in (
+            ("step", r.steps),
+            ("loss", r.loss),
+            ("sharpness", r.sharpness),
+            ("imbalance", r.balance),
+        ):
+            cols[name] += list(values)
+    return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def run_status(result) -> str:
+    """``"converged"``, ``"diverged"`` or ``"not converged in S steps"``."""
+    if result.converged:
+        return "converged"
+    return "diverged" if result.diverged else f"not converged in {result.steps_run} steps"

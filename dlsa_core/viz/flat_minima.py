@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dlsa_core.viz.stability import BLUE, GREY, ORANGE, SKY, STABLE, UNSTABLE
+from dlsa_core.viz.stability import BLUE, GREY, ORANGE, SKY, STABLE, UNSTABLE, _log_ticks
 
 INIT_COLOURS = {"resnet": BLUE, "small": SKY, "large": ORANGE}
 INIT_NAMES = {"resnet": "zero-init ResNet", "small": "small random", "large": "large random"}
@@ -35,6 +35,27 @@ def _hline(fig, y, text, colour, dash="dash", row=None, col=None, position="top 
     )  # fmt: skip
 
 
+def _line(fig, x, y, name, colour, dash="dash", **kw):
+    """A theory line as a named trace (legend entry, hover): shapes' annotations misplace on log axes."""
+    fig.add_trace(
+        go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=colour, dash=dash, width=2), **kw)
+    )
+
+
+def _log_axis(values, *, pad: float = 1.15) -> dict:
+    """Range and readable 1-2-5 ticks for a log axis covering ``values``."""
+    v = np.asarray([x for x in np.ravel(values) if np.isfinite(x) and x > 0], float)
+    lo, hi = float(v.min()) / pad, float(v.max()) * pad
+    ticks = _log_ticks(lo, hi)
+    if len(ticks) < 5 or ticks[-1] < hi / 1.4:  # a short range: evenly spaced round numbers read better than 1-2-5
+        step = 10 ** np.floor(np.log10((hi - lo) / 5))
+        step *= next(m for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (m * step) <= 6)
+        ticks = [float(f"{t:.6g}") for t in np.arange(np.ceil(lo / step) * step, hi, step)]
+    return dict(
+        type="log", range=[np.log10(lo), np.log10(hi)], tickvals=ticks, ticktext=[f"{t:g}" for t in ticks]
+    )
+
+
 def make_training_figure(
     runs: Mapping, minimal: float, eta: float, *, minimal_label: str | None = None
 ) -> go.Figure:
@@ -50,7 +71,7 @@ def make_training_figure(
     """
     fig = make_subplots(
         rows=1, cols=3, horizontal_spacing=0.08,
-        subplot_titles=("Sharpness λmax(∇²L)", "Loss L (log)", "Imbalance max‖WₖWₖᵀ − Wₖ₊₁ᵀWₖ₊₁‖"),
+        subplot_titles=("Sharpness λmax(∇²L)", "Loss L (log)", "Imbalance ‖WₖWₖᵀ − Wₖ₊₁ᵀWₖ₊₁‖"),
     )  # fmt: skip
     top = 0.0
     for key, r in runs.items():
@@ -66,10 +87,16 @@ def make_training_figure(
         )
         finite = np.asarray(r.sharpness)[np.isfinite(r.sharpness)]
         top = max(top, float(finite.max()) if finite.size else 0.0)
-    _hline(fig, minimal, minimal_label or f"minimal N·σ₁^(2(N−1)/N) = {minimal:.4g}", THEORY, row=1, col=1,
-           position="bottom right")  # fmt: skip
+    span = [0.5, max(float(np.max(r.steps)) for r in runs.values())]
+    fig.add_trace(
+        go.Scatter(x=span, y=[minimal] * 2, mode="lines", line=dict(color=THEORY, dash="dash", width=2),
+                   name=minimal_label or f"minimal N·σ₁^(2(N−1)/N) = {minimal:.4g}"), 1, 1,
+    )  # fmt: skip
     if 2 / eta <= 2 * max(top, minimal):
-        _hline(fig, 2 / eta, f"2/η = {2 / eta:.4g}", UNSTABLE, dash="dot", row=1, col=1)
+        fig.add_trace(
+            go.Scatter(x=span, y=[2 / eta] * 2, mode="lines", line=dict(color=UNSTABLE, dash="dot", width=2),
+                       name=f"2/η = {2 / eta:.4g}"), 1, 1,
+        )  # fmt: skip
     fig.update_xaxes(type="log", title_text="GD step")
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
@@ -139,16 +166,20 @@ def make_rebalance_figure(
 ) -> go.Figure:
     """``lambda_max`` along the rescaling ``W_layer * c``, ``W_(layer+1) / c`` (same function), log-log."""
     cs, values = np.asarray(cs, float), np.asarray(values, float)
-    fig = go.Figure()
     gd = 2 / eta
-    ymax = max(float(values.max()), gd) * 1.3
-    if gd < ymax:
+    yaxis = _log_axis([minimal * 0.9, values.max(), min(gd, values.max() * 3)])
+    top = 10 ** yaxis["range"][1]
+    fig = go.Figure()
+    ends = [cs[0], cs[-1]]
+    if gd < top:
         fig.add_trace(
             go.Scatter(
-                x=[cs[0], cs[-1], cs[-1], cs[0]], y=[gd, gd, ymax, ymax], fill="toself", mode="none",
+                x=[cs[0], cs[-1], cs[-1], cs[0]], y=[gd, gd, top, top], fill="toself", mode="none",
                 fillcolor="rgba(213,94,0,0.10)", name="λmax > 2/η: GD cannot stay", hoverinfo="skip",
             )
         )  # fmt: skip
+        _line(fig, ends, [gd, gd], f"2/η = {gd:.4g}", UNSTABLE, dash="dot")
+    _line(fig, ends, [minimal, minimal], f"theory: minimal λmax = {minimal:.4g}", THEORY)
     fig.add_trace(
         go.Scatter(
             x=cs, y=values, mode="lines", line=dict(color=BLUE, width=3), name="λmax of the rescaled minimum"
@@ -162,12 +193,15 @@ def make_rebalance_figure(
                         line=dict(width=1, color="white")),
         )
     )  # fmt: skip
-    _hline(fig, minimal, f"minimal = {minimal:.4g}", THEORY, position="bottom right")
-    _hline(fig, gd, f"2/η = {gd:.4g}", UNSTABLE, dash="dot", position="top left")
-    fig.update_xaxes(type="log", title_text=f"c  (W{layer} ← c·W{layer},  W{layer + 1} ← W{layer + 1}/c)")
-    fig.update_yaxes(type="log", title_text="λmax", range=[np.log10(minimal * 0.8), np.log10(ymax)])
+    ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8) if cs[0] <= t <= cs[-1]]
+    labels = [f"1/{round(1 / t)}" if t < 1 else f"{t:g}" for t in ticks]
+    fig.update_xaxes(
+        type="log", tickvals=ticks, ticktext=labels,
+        title_text=f"c  (W{layer} ← c·W{layer},  W{layer + 1} ← W{layer + 1}/c: same product, same loss)",
+    )  # fmt: skip
+    fig.update_yaxes(title_text="λmax", **yaxis)
     fig.update_layout(
-        **_LAYOUT, height=400, title="Same function, other minimum", uirevision="flat.rebalance"
+        **_LAYOUT, height=420, title="Same function, other minimum", uirevision="flat.rebalance"
     )
     return fig
 
@@ -178,41 +212,41 @@ def make_sweep_figure(sweep: Mapping, eta: float | None = None) -> go.Figure:
     sharp = np.asarray(sweep["sharpness"], float)
     ok = np.asarray(sweep["converged"], bool) & np.isfinite(sharp)
     m = float(sweep["minimal"])
-    fine = np.geomspace(etas[0], etas[-1], 200)
-    top = max(float(np.nanmax(sharp)) if ok.any() else m, m) * 1.5
+    lo, hi = etas[0] / 1.15, etas[-1] * 1.15
+    if eta is not None:
+        lo, hi = min(lo, eta / 1.15), max(hi, eta * 1.15)
+    fine = np.geomspace(lo, hi, 200)
+    yaxis = _log_axis([m * 0.85, *(sharp[ok] if ok.any() else [m]), m * 1.2], pad=1.2)
+    top = 10 ** yaxis["range"][1]
     fig = go.Figure()
+    ceiling = np.minimum(2 / fine, top)
     fig.add_trace(
         go.Scatter(
-            x=np.concatenate([fine, fine[::-1]]), y=np.concatenate([2 / fine, np.full_like(fine, 1e6)]),
+            x=np.concatenate([fine, fine[::-1]]), y=np.concatenate([ceiling, np.full_like(fine, top)]),
             fill="toself", mode="none", fillcolor="rgba(213,94,0,0.10)", hoverinfo="skip",
             name="λmax > 2/η: unreachable for GD",
         )
     )  # fmt: skip
-    fig.add_trace(
-        go.Scatter(
-            x=fine, y=2 / fine, mode="lines", line=dict(color=UNSTABLE, dash="dot", width=2), name="2/η"
-        )
+    _line(fig, fine, 2 / fine, "2/η (GD's ceiling)", UNSTABLE, dash="dot")
+    _line(fig, [lo, hi], [m, m], f"theory: minimal λmax = {m:.4g}", THEORY)
+    _line(
+        fig, [2 / m, 2 / m], [10 ** yaxis["range"][0], top], f"η = 2/minimal = {2 / m:.3g}", GREY, dash="dash"
     )
+    init = INIT_NAMES.get(sweep["init"], sweep["init"])
     fig.add_trace(
-        go.Scatter(x=etas[ok], y=sharp[ok], mode="markers+lines", name=f"GD from {INIT_NAMES.get(sweep['init'], sweep['init'])}: λmax at the end",
+        go.Scatter(x=etas[ok], y=sharp[ok], mode="markers+lines", name=f"GD from {init}: λmax at the end",
                    marker=dict(size=10, color=STABLE), line=dict(color=STABLE, width=1))
     )  # fmt: skip
     if (~ok).any():
         fig.add_trace(
-            go.Scatter(x=etas[~ok], y=np.full((~ok).sum(), top / 1.15), mode="markers", name="did not settle (diverged or oscillating)",
-                       marker=dict(size=12, color=UNSTABLE, symbol="x"))
+            go.Scatter(x=etas[~ok], y=np.full((~ok).sum(), top / 1.1), mode="markers",
+                       name="did not settle (diverged or oscillating)", marker=dict(size=12, color=UNSTABLE, symbol="x"))
         )  # fmt: skip
-    _hline(fig, m, f"minimal = {m:.4g}", THEORY, position="bottom left")
-    fig.add_vline(x=2 / m, line=dict(color=GREY, dash="dash"), annotation_text=f"2/minimal = {2 / m:.3g}",
-                  annotation_position="top left")  # fmt: skip
     if eta is not None:
-        fig.add_vline(
-            x=eta,
-            line=dict(color=BLUE, width=1),
-            annotation_text="your η",
-            annotation_position="bottom right",
-        )
-    fig.update_xaxes(type="log", title_text="step size η")
-    fig.update_yaxes(type="log", title_text="λmax at the end", range=[np.log10(m * 0.7), np.log10(top)])
-    fig.update_layout(**_LAYOUT, height=420, title="Which minimum GD settles in", uirevision="flat.sweep")
+        _line(fig, [eta, eta], [10 ** yaxis["range"][0], top], f"your η = {eta:g}", BLUE, dash="solid")
+    xt = _log_ticks(lo, hi)
+    fig.update_xaxes(type="log", title_text="step size η", tickvals=xt, ticktext=[f"{t:g}" for t in xt],
+                     range=[np.log10(lo), np.log10(hi)])  # fmt: skip
+    fig.update_yaxes(title_text="λmax at the end", **yaxis)
+    fig.update_layout(**_LAYOUT, height=440, title="Which minimum GD settles in", uirevision="flat.sweep")
     return fig

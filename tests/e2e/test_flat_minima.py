@@ -12,12 +12,12 @@ from tests.e2e.conftest import SHOTS, assert_no_exception, screenshot, wait_for_
 @pytest.mark.slow
 def test_page_renders_and_rebalance_slider_syncs_url(server_url, page):
     page.goto(f"{server_url}/flat_minima")
-    wait_for_app(page)
+    wait_for_app(page, 180_000)  # cold: the first page of the server imports torch and trains
     assert_no_exception(page)
     page.get_by_text(re.compile(r"^N = 3, σ\(T\) = \(2, 1, 0.5\)")).wait_for()
     page.locator(".js-plotly-plot").nth(4).wait_for()
     assert page.locator(".js-plotly-plot").count() == 5
-    assert page.get_by_text("Theory: minimal λmax").count() == 1
+    assert page.get_by_text("Theory: minimal λmax", exact=True).count() == 1
     page.wait_for_timeout(500)
     screenshot(page, "flat_minima")
     SHOTS.mkdir(parents=True, exist_ok=True)

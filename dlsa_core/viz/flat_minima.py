@@ -47,7 +47,7 @@ def _log_axis(values, *, pad: float = 1.15) -> dict:
     v = np.asarray([x for x in np.ravel(values) if np.isfinite(x) and x > 0], float)
     lo, hi = float(v.min()) / pad, float(v.max()) * pad
     ticks = _log_ticks(lo, hi)
-    if len(ticks) < 3 or (hi / lo < 4 and ticks[-1] < hi / 1.4):  # a short range: evenly spaced round numbers read better than 1-2-5
+    if len(ticks) < 3 or (hi / lo < 4 and ticks[-1] < hi / 1.4):  # short range: round linear steps
         step = 10 ** np.floor(np.log10((hi - lo) / 5))
         step *= next(m for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (m * step) <= 6)
         ticks = [float(f"{t:.6g}") for t in np.arange(np.ceil(lo / step) * step, hi, step)]

@@ -44,21 +44,30 @@ for _name, _values, _notice in [
 DEFAULT = PRESETS["Depth 3: three inits"]
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def training(sv, depth, width, eta, steps, seed, rho, small, large, _progress=None):
-    return fm.training_report(sv, depth, width, eta, steps, seed=seed, rho=rho, small_scale=small, large_scale=large,
-                              progress=_progress)  # fmt: skip
-
-
 def progress_bar(label: str):
-    """A progress callback drawing into a placeholder (nothing appears on a cache hit), and the placeholder."""
-    slot = st.empty()
-    return (lambda f: slot.progress(min(f, 1.0), text=f"{label} {f:.0%}")), slot
+    """A progress bar and its callback. Created inside the cached functions (elements made outside them cannot be
+    updated from inside), and emptied at the end, so a cache hit replays nothing visible."""
+    bar = st.progress(0.0, text=label)
+    return bar, lambda f: bar.progress(min(f, 1.0), text=f"{label} {f:.0%}")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def sweep(sv, depth, width, init, steps, seed, rho, scale, _progress=None):
-    return fm.sweep_report(sv, depth, width, init, steps, seed=seed, rho=rho, scale=scale, progress=_progress)
+def training(sv, depth, width, eta, steps, seed, rho, small, large):
+    bar, tell = progress_bar(f"Training the three inits ({steps} steps at most)…")
+    try:
+        return fm.training_report(sv, depth, width, eta, steps, seed=seed, rho=rho, small_scale=small,
+                                  large_scale=large, progress=tell)  # fmt: skip
+    finally:
+        bar.empty()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def sweep(sv, depth, width, init, steps, seed, rho, scale):
+    bar, tell = progress_bar("Sweeping 12 step sizes…")
+    try:
+        return fm.sweep_report(sv, depth, width, init, steps, seed=seed, rho=rho, scale=scale, progress=tell)
+    finally:
+        bar.empty()
 
 
 _ui.sanitize_url(
@@ -186,9 +195,7 @@ radio = dict(index=2, format_func=viz.INIT_NAMES.get, horizontal=True, key="flat
 sweep_init = st.radio("Init", list(INITS), **radio, **URL)
 with _ui.timed("Sweeping 12 step sizes"):
     scale = {"small": small, "large": large}.get(sweep_init)
-    tell, slot = progress_bar("Sweeping the step size…")
-    sw = _ui.guarded(sweep, tuple(sv), depth, width, sweep_init, steps, seed, rho, scale, tell)
-    slot.empty()
+    sw = _ui.guarded(sweep, tuple(sv), depth, width, sweep_init, steps, seed, rho, scale)
 if sw is not None and sw["converged"].any():
     _ui.plotly(viz.make_sweep_figure(sw, eta), key="flat.sweep")
     ok, first_bad = sw["converged"], sw["eta"][~sw["converged"]].min() if (~sw["converged"]).any() else None

@@ -191,8 +191,8 @@ if res.weights is not None:
     )
 
 st.subheader("Step-size sweep: which minimum does GD settle in?")
-radio = dict(index=2, format_func=viz.INIT_NAMES.get, horizontal=True, key="flat.sweep_init")
-sweep_init = st.radio("Init", list(INITS), **radio, **URL)
+help_init = "resnet: zero-init ResNet (W = I + A, A = 0); small / large: Gaussian init of that scale."
+sweep_init = st.radio("Init", list(INITS), 2, horizontal=True, key="flat.sweep_init", help=help_init, **URL)
 with _ui.timed("Sweeping 12 step sizes"):
     scale = {"small": small, "large": large}.get(sweep_init)
     sw = _ui.guarded(sweep, tuple(sv), depth, width, sweep_init, steps, seed, rho, scale)

@@ -44,9 +44,21 @@ def test_page_renders_and_rebalance_slider_syncs_url(server_url, page):
 
 @pytest.mark.slow
 def test_preset_link_opens_the_shared_view(server_url, page):
-    page.goto(f"{server_url}/flat_minima?flat.preset=Large+steps+select+flat+minima&flat.eta=0.2")
-    wait_for_app(page)
+    page.goto(
+        f"{server_url}/flat_minima?flat.preset=Rebalance%3A+same+function%2C+sharper&flat.eta=0.1&flat.c=4.0"
+    )
+    wait_for_app(page, 180_000)
     assert_no_exception(page)
     page.get_by_text(
-        re.compile(r"^N = 3, σ\(T\) = \(2, 1, 0.5\), η = 0\.2: GD can only settle where λmax ≤ 2/η = 10")
+        re.compile(r"^N = 3, σ\(T\) = \(2, 1, 0.5\), η = 0\.1: GD can only settle where λmax ≤ 2/η = 20")
     ).wait_for()
+    caption = page.get_by_text(re.compile(r"^From the ResNet's minimum, W1 ← 4·W1"))
+    assert "exceeds 2/η = 20" in caption.inner_text()
+    assert page.get_by_text("Ignored from the link", exact=False).count() == 0
+    page.get_by_test_id("stRadio").get_by_text(
+        "small", exact=True
+    ).click()  # sweep init: a plain value in the URL
+    wait_for_app(page)
+    page.get_by_text(re.compile(r"^GD from the same small random init")).wait_for()
+    assert "flat.sweep_init=small" in page.url
+    assert_no_exception(page)

@@ -35,8 +35,8 @@ for _name, _values, _notice in [
      "c = 4 keeps W₃W₂W₁ = T, but the minimum is 5.7× sharper: above 2/η, GD cannot stay there."),
     ("Large steps select flat minima", ("2, 1, 0.5", 3, 3, 0.2, 5000, False, 1, 1.0),
      "At η = 0.2 only minima with λmax ≤ 10 are stable: the large random init is pushed to a flatter one."),
-    ("Deep and wide (N = 5, width 6)", ("3, 1, 0.5", 5, 6, 0.02, 5000, False, 2, 1.0),
-     "Extra hidden units stay unused at flat minima; the small init still sits near the saddle at 0."),
+    ("Deep and wide (N = 5, width 6)", ("3, 1, 0.5", 5, 6, 0.02, 10000, False, 2, 1.0),
+     "Width 6 > d = 3: the ResNet's extra units stay at zero; the small init lingers ~5,000 steps near the saddle at 0."),
     ("Non-whitened inputs (caveat)", ("2, 1", 2, 2, 0.02, 5000, True, 1, 1.0),
      "Without whitening the closed form is only a bound, and the balanced factorisation is not the flattest."),
 ]:  # fmt: skip

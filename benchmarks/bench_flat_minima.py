@@ -6,7 +6,7 @@ Run: ``python benchmarks/bench_flat_minima.py [--quick]``  (numpy/torch pinned t
    a small (0.3) and a large (1.5) random init, depths 2 to 5; final lambda_max against the closed form
    N sigma_1^(2(N-1)/N) (target: ResNet within 1e-3 relative for N = 2..4; large random measurably sharper),
    smallest top coupling |<u_1(W_k), v_1(W_(k+1))>| and the largest per-layer gain deviation.
-2. Sharpness at a minimum of a width-16, depth-4 net (d = 8, 832 parameters): Lanczos on the closed-form
+2. Sharpness at a minimum of a width-16, depth-4 net (d = 8, 768 parameters): Lanczos on the closed-form
    Hessian-vector product and the NTK Gram route against the baseline "dense autograd Hessian + eigvalsh"
    (torch.autograd.functional.hessian); agreement and time ratios.
 3. Training: the step-size sweep (12 step sizes x 3,000 steps) as one batched numpy GD against the baseline
@@ -45,7 +45,7 @@ PRESETS = {
     "Depth 3: three inits": ([2.0, 1.0, 0.5], 3, 3, 0.02, 5000, 0.0),
     "Rebalance: same function, sharper": ([2.0, 1.0, 0.5], 3, 3, 0.1, 5000, 0.0),
     "Large steps select flat minima": ([2.0, 1.0, 0.5], 3, 3, 0.2, 5000, 0.0),
-    "Deep and wide (N = 5, width 6)": ([3.0, 1.0, 0.5], 5, 6, 0.02, 5000, 0.0),
+    "Deep and wide (N = 5, width 6)": ([3.0, 1.0, 0.5], 5, 6, 0.02, 10000, 0.0),
     "Non-whitened inputs (caveat)": ([2.0, 1.0], 2, 2, 0.02, 5000, 0.6),
 }
 
@@ -195,8 +195,9 @@ def main() -> None:
           f"{tr['max_rel_sharpness_gap']:.1e} relative.")  # fmt: skip
 
     print(
-        "\n## 4. Presets cold (fresh process: imports, training of 3 inits, rebalance curve, 12-run sweep)\n"
+        "\n## 4. Presets cold (fresh process: training of 3 inits, rebalance curve, 12-run sweep; the process"
     )
+    print("time adds the imports of torch/scipy/numpy, which the app pays once at server start)\n")
     print("| preset | training | all compute | whole process |\n|---|---|---|---|")
     for name in PRESETS:
         r = preset_cold(name)

@@ -147,12 +147,12 @@ st.markdown(
     f"random init {status['small']} at λmax = {runs['small'].final_sharpness:.5g}."
 )
 
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     _ui.plotly(viz.make_gains_figure(rep["gains"]), key="flat.gains")
 with right:
     st.markdown("**λmax ≥ s² Σₖ (aₖ₋₁/aₖ)² ≥ N s^(2−2/N) a₀^(2/N) at every global minimum**")
-    table = pd.DataFrame(fm.bounds_rows(rep))
+    table = pd.DataFrame(fm.bounds_rows(rep)).replace({"init": viz.INIT_NAMES})
     fmt = {c: st.column_config.NumberColumn(format="%.5g") for c in table.columns[1:4]}
     st.dataframe(table, hide_index=True, width="stretch", column_config=fmt)
     worst = max(rep["gains"], key=lambda k: rep["gains"][k].imbalance)
@@ -176,7 +176,7 @@ with c1:
     layer = st.slider(
         "Layer k (× c; layer k+1 × 1/c)", 1, max(depth - 1, 2), key="flat.layer", disabled=depth < 3, **URL
     )
-    c = st.select_slider("c", CS, DEFAULT["flat.c"], key="flat.c", **URL)
+    c = st.select_slider("Rescaling factor c", CS, DEFAULT["flat.c"], key="flat.c", **URL)
 if res.weights is not None:
     curve = fm.rebalance_curve(res.weights, layer, CS, sigma_x=rep["sigma_x"])
     value, unscaled = float(curve[CS.index(c)]), float(curve[CS.index(1.0)])

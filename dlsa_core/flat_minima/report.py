@@ -213,11 +213,11 @@ def bounds_rows(rep: dict) -> list[dict]:
     """One row per init: measured ``lambda_max`` beside the path bound and the AM-GM bound."""
     return [
         {
-            "init": INITS[k],
+            "init": k,
             "λmax": rep["runs"][k].final_sharpness,
             "s² Σ (aₖ₋₁/aₖ)²": g.path_bound,
             "AM–GM bound": g.amgm_bound,
-            "max gain deviation": f"{g.imbalance:.2%}",
+            "gain dev.": f"{g.imbalance:.1%}",
         }
         for k, g in rep["gains"].items()
     ]

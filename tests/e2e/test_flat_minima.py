@@ -23,10 +23,14 @@ def test_page_renders_and_rebalance_slider_syncs_url(server_url, page):
     SHOTS.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(["training", "gains", "coupling", "rebalance", "sweep"]):  # for review by eye
         page.locator(".js-plotly-plot").nth(i).screenshot(path=str(SHOTS / f"flat_minima_{name}.png"))
+    page.set_viewport_size({"width": 1400, "height": 4600})  # the whole page, for review
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "flat_minima_full.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
     caption = page.get_by_text(re.compile(r"^From the ResNet's minimum"))
     assert "(1.000× the unscaled" in caption.inner_text()
-    slider = page.get_by_test_id("stSlider").filter(has_text="c").last.get_by_role("slider")
+    slider = page.get_by_test_id("stSlider").filter(has_text="Rescaling factor c").get_by_role("slider")
     slider.focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")

@@ -129,45 +129,50 @@ cols = st.columns(4)
 cols[0].metric("Theory: " + ("minimal λmax" if not nonwhite else "bound on λmax"), f"{ref:.5g}")
 for col, (key, r) in zip(cols[1:], runs.items(), strict=True):
     delta = None if r.diverged else f"{(r.final_sharpness - ref) / ref:+.2%} vs theory"
-    col.metric(
-        f"Measured: {viz.INIT_NAMES[key]}",
-        "diverged" if r.diverged else f"{r.final_sharpness:.5g}",
-        delta,
-        "inverse",
-    )
+    value = "diverged" if r.diverged else f"{r.final_sharpness:.5g}"
+    col.metric(f"Measured: {viz.INIT_NAMES[key]}", value, delta, "inverse")
 _ui.plotly(
     viz.make_training_figure(runs, ref, eta, minimal_label=f"{ref_name} = {ref:.4g}"), key="flat.train"
 )
 res, lg, status = runs["resnet"], runs["large"], {k: fm.run_status(r) for k, r in runs.items()}
+gap = (
+    f", {abs(res.final_sharpness - ref) / ref:.1e} relative from the {ref_name} {ref:.6g}"
+    if res.converged
+    else ""
+)
+ratio = f" ({lg.final_sharpness / ref:.2f}× theory)" if lg.converged else ""
 st.markdown(
     f"**N = {depth}, σ(T) = ({', '.join(f'{s:g}' for s in sv)}), η = {eta:g}: GD can only settle where λmax ≤ "
-    f"2/η = {2 / eta:.4g}.** The zero-init ResNet {status['resnet']} at λmax = {res.final_sharpness:.6g}, "
-    f"{abs(res.final_sharpness - ref) / ref:.1e} relative from the {ref_name} {ref:.6g}; the large random init "
-    f"{status['large']} at λmax = {lg.final_sharpness:.5g} ({lg.final_sharpness / ref:.2f}× theory); the small "
-    f"random init {status['small']} at λmax = {runs['small'].final_sharpness:.5g}."
+    f"2/η = {2 / eta:.4g}.** The zero-init ResNet {status['resnet']}{gap}; the large random init {status['large']}"
+    f"{ratio}; the small random init {status['small']}."
 )
 
-left, right = st.columns([1, 1])
-with left:
-    _ui.plotly(viz.make_gains_figure(rep["gains"]), key="flat.gains")
-with right:
-    st.markdown("**λmax ≥ s² Σₖ (aₖ₋₁/aₖ)² ≥ N s^(2−2/N) a₀^(2/N) at every global minimum**")
-    table = pd.DataFrame(fm.bounds_rows(rep)).replace({"init": viz.INIT_NAMES})
-    fmt = {c: st.column_config.NumberColumn(format="%.5g") for c in table.columns[1:4]}
-    st.dataframe(table, hide_index=True, width="stretch", column_config=fmt)
-    worst = max(rep["gains"], key=lambda k: rep["gains"][k].imbalance)
-    g = rep["gains"][worst]
+if rep["gains"]:
+    left, right = st.columns([1, 1])
+    with left:
+        _ui.plotly(viz.make_gains_figure(rep["gains"]), key="flat.gains")
+    with right:
+        st.markdown("**λmax ≥ s² Σₖ (aₖ₋₁/aₖ)² ≥ N s^(2−2/N) a₀^(2/N) at every global minimum**")
+        table = pd.DataFrame(fm.bounds_rows(rep)).replace({"init": viz.INIT_NAMES})
+        fmt = {c: st.column_config.NumberColumn(format="%.5g") for c in table.columns[1:4]}
+        st.dataframe(table, hide_index=True, width="stretch", column_config=fmt)
+        worst = max(rep["gains"], key=lambda k: rep["gains"][k].imbalance)
+        g = rep["gains"][worst]
+        st.caption(
+            f"Per-layer gains aₖ/aₖ₋₁ along the top singular path of T{'Σₓ^½' if nonwhite else ''} (converged runs). "
+            f"At the flattest minima all equal (s/a₀)^(1/N) = {g.balanced:.4g}. Most unbalanced here: "
+            f"{viz.INIT_NAMES[worst]} ({g.imbalance:.1%} off), λmax {runs[worst].final_sharpness / g.path_bound:.3f}× "
+            "its path bound."
+        )
+if rep["coupling"]:
+    _ui.plotly(viz.make_coupling_figure(rep["coupling"]), key="flat.coupling")
+    tops = ", ".join(f"{viz.INIT_NAMES[k]} {float(c.top.min()):.4f}" for k, c in rep["coupling"].items())
     st.caption(
-        f"Per-layer gains aₖ/aₖ₋₁ along the top singular path of T{'Σₓ^½' if nonwhite else ''}. At the flattest minima "
-        f"all equal (s/a₀)^(1/N) = {g.balanced:.4g}. Most unbalanced here: {viz.INIT_NAMES[worst]} ({g.imbalance:.1%} "
-        f"off), with λmax {runs[worst].final_sharpness / g.path_bound:.3f}× its path bound."
+        "Singular-vector overlaps |⟨uᵢ(Wₖ), vⱼ(Wₖ₊₁)⟩| of consecutive layers: coupled layers put all weight on the "
+        f"diagonal, starting at (1, 1). Smallest top overlap |⟨u₁(Wₖ), v₁(Wₖ₊₁)⟩| per init: {tops}."
     )
-_ui.plotly(viz.make_coupling_figure(rep["coupling"]), key="flat.coupling")
-tops = ", ".join(f"{viz.INIT_NAMES[k]} {float(c.top.min()):.4f}" for k, c in rep["coupling"].items())
-st.caption(
-    "Singular-vector overlaps |⟨uᵢ(Wₖ), vⱼ(Wₖ₊₁)⟩| of consecutive layers: coupled layers put all weight on the "
-    f"diagonal, starting at (1, 1). Smallest top overlap |⟨u₁(Wₖ), v₁(Wₖ₊₁)⟩| per init: {tops}."
-)
+if not rep["gains"]:
+    st.info("No run converged to a global minimum with these settings: try a smaller η or more steps.")
 
 st.subheader("Rebalance: same function, other minimum")
 c1, c2 = st.columns([1, 3])
@@ -177,18 +182,18 @@ with c1:
         "Layer k (× c; layer k+1 × 1/c)", 1, max(depth - 1, 2), key="flat.layer", disabled=depth < 3, **URL
     )
     c = st.select_slider("Rescaling factor c", CS, DEFAULT["flat.c"], key="flat.c", **URL)
-if res.weights is not None:
-    curve = fm.rebalance_curve(res.weights, layer, CS, sigma_x=rep["sigma_x"])
-    value, unscaled = float(curve[CS.index(c)]), float(curve[CS.index(1.0)])
-    with c2:
-        _ui.plotly(viz.make_rebalance_figure(CS, curve, c, value, ref, eta, layer), key="flat.rebalance")
-    ok = value <= 2 / eta
-    st.caption(
-        f"From the ResNet's minimum, W{layer} ← {c:g}·W{layer} and W{layer + 1} ← W{layer + 1}/{c:g}: the product, hence "
-        f"the loss, is unchanged, but λmax = {value:.5g} ({value / unscaled:.3f}× the unscaled {unscaled:.5g}) "
-        f"{'stays below' if ok else 'exceeds'} 2/η = {2 / eta:.4g}: GD with this η "
-        + ("could rest here." if ok else "is thrown out of this minimum.")
-    )
+base, base_name = fm.rebalance_base(rep, width, depth)
+curve = fm.rebalance_curve(base, layer, CS, sigma_x=rep["sigma_x"])
+value, unscaled = float(curve[CS.index(c)]), float(curve[CS.index(1.0)])
+with c2:
+    _ui.plotly(viz.make_rebalance_figure(CS, curve, c, value, ref, eta, layer), key="flat.rebalance")
+ok = value <= 2 / eta
+st.caption(
+    f"From {base_name}, W{layer} ← {c:g}·W{layer} and W{layer + 1} ← W{layer + 1}/{c:g}: the product, hence the "
+    f"loss, is unchanged, but λmax = {value:.5g} ({value / unscaled:.3f}× the unscaled {unscaled:.5g}) "
+    f"{'stays below' if ok else 'exceeds'} 2/η = {2 / eta:.4g}: GD with this η "
+    + ("could rest here." if ok else "is thrown out of this minimum.")
+)
 
 st.subheader("Step-size sweep: which minimum does GD settle in?")
 help_init = "resnet: zero-init ResNet (W = I + A, A = 0); small / large: Gaussian init of that scale."
@@ -196,16 +201,23 @@ sweep_init = st.radio("Init", list(INITS), 2, horizontal=True, key="flat.sweep_i
 with _ui.timed("Sweeping 12 step sizes"):
     scale = {"small": small, "large": large}.get(sweep_init)
     sw = _ui.guarded(sweep, tuple(sv), depth, width, sweep_init, steps, seed, rho, scale)
-if sw is not None and sw["converged"].any():
+if sw is not None and not sw["converged"].any():
+    st.info(
+        f"No step size of the sweep let GD from the {viz.INIT_NAMES[sweep_init]} init settle (too sharp a start)."
+    )
+elif sw is not None:
     _ui.plotly(viz.make_sweep_figure(sw, eta), key="flat.sweep")
-    ok, first_bad = sw["converged"], sw["eta"][~sw["converged"]].min() if (~sw["converged"]).any() else None
+    ok, bad = sw["converged"], sw["eta"][~sw["converged"]]
+    top = float(np.max(sw["sharpness"][ok] * sw["eta"][ok] / 2))
     st.caption(
-        f"GD from the same {viz.INIT_NAMES[sweep_init]} init at 12 step sizes. Every settled run has λmax ≤ 2/η "
-        f"(largest λmax·η/2 = {np.max(sw['sharpness'][ok] * sw['eta'][ok] / 2):.3f}); from the smallest to the largest "
-        f"settled η the final λmax falls from {sw['sharpness'][ok][0]:.4g} to {sw['sharpness'][ok][-1]:.4g}. "
+        f"GD from the same {viz.INIT_NAMES[sweep_init]} init at 12 step sizes; {ok.sum()} settled. Largest "
+        f"λmax·η/2 among them = {top:.3f} ({'≤ 1: all below' if top <= 1 + 1e-6 else '> 1: one above'} 2/η). From the "
+        f"smallest to the largest settled η the final λmax goes from {sw['sharpness'][ok][0]:.4g} to "
+        f"{sw['sharpness'][ok][-1]:.4g}. "
         + (
-            f"From η = {first_bad:.3g} on GD does not settle (2/minimal = {2 / sw['minimal']:.3g})."
-            * bool(first_bad)
+            f"From η = {bad.min():.3g} on GD does not settle (2/minimal = {2 / sw['minimal']:.3g})."
+            if bad.size
+            else ""
         )
     )
 

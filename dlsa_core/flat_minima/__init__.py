@@ -18,6 +18,7 @@ from dlsa_core.flat_minima.geometry import (
     coupling_matrix,
     end_to_end_error,
     layer_gains,
+    sharpness_lower_bound,
 )
 from dlsa_core.flat_minima.hessian import (
     gauss_newton_matrix,
@@ -67,6 +68,7 @@ __all__ = [
     "product",
     "rescale",
     "sharpness",
+    "sharpness_lower_bound",
     "step_size_sweep",
     "target_matrix",
     "train_inits",

@@ -89,6 +89,16 @@ def layer_gains(weights: Any, T: Any, *, sigma_x: Any = None) -> LayerGains:
     )
 
 
+def sharpness_lower_bound(T: Any, depth: int, *, sigma_x: Any = None) -> float:
+    """``N s^(2-2/N) a_0^(2/N)``: no global minimum is flatter (equals :func:`minimal_sharpness` when whitened).
+
+    ``s`` is the top singular value of ``T Sigma_x^(1/2)`` and ``a_0 = ||Sigma_x^(1/2) v||`` for its top right
+    singular vector ``v``; neither depends on the factorisation. Not tight for general ``Sigma_x``.
+    """
+    w = [check_target(T)] + [np.eye(check_target(T).shape[0])] * (int(depth) - 1)
+    return layer_gains(w, T, sigma_x=sigma_x).amgm_bound
+
+
 @dataclass(frozen=True)
 class Coupling:
     """Singular-vector overlaps between consecutive layers.

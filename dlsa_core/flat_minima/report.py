@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from dlsa_core.flat_minima.geometry import coupling_matrix, layer_gains
+from dlsa_core.flat_minima.geometry import coupling_matrix, layer_gains, sharpness_lower_bound
 from dlsa_core.flat_minima.hessian import sharpness
 from dlsa_core.flat_minima.net import (
     MAX_DIM,
@@ -85,9 +85,10 @@ def training_report(
 ) -> dict:
     """Train the three inits and measure sharpness, gains, coupling at each end point.
 
-    Returns a dict with ``T``, ``sigma_x``, ``minimal`` (the whitened closed form), ``balanced``
-    (sharpness of the balanced factorisation of ``T`` under ``sigma_x``), ``runs`` (init ->
-    :class:`~dlsa_core.flat_minima.training.TrainResult`), ``gains`` / ``coupling`` (init -> objects),
+    Returns a dict with ``T``, ``sigma_x``, ``minimal`` (the whitened closed form), ``bound`` (the AM-GM
+    lower bound, equal to ``minimal`` when whitened), ``balanced`` (sharpness of the balanced factorisation
+    of ``T`` under ``sigma_x``), ``runs`` (init -> :class:`~dlsa_core.flat_minima.training.TrainResult`),
+    ``gains`` / ``coupling`` (init -> objects, converged runs only: the bounds hold at global minima),
     ``seconds``.
     """
     tic = time.perf_counter()
@@ -100,12 +101,13 @@ def training_report(
         t, depth, width, eta, steps, seed=seed, sigma_x=sig, scales={"small": small_scale, "large": large_scale},
         progress=progress,
     )  # fmt: skip
-    gains = {k: layer_gains(r.weights, t, sigma_x=sig) for k, r in runs.items() if r.weights is not None}
-    coupling = {k: coupling_matrix(r.weights) for k, r in runs.items() if r.weights is not None and depth > 1}
+    gains = {k: layer_gains(r.weights, t, sigma_x=sig) for k, r in runs.items() if r.converged}
+    coupling = {k: coupling_matrix(r.weights) for k, r in runs.items() if r.converged and depth > 1}
     return {
         "T": t,
         "sigma_x": sig,
         "minimal": minimal_sharpness(t, depth),
+        "bound": sharpness_lower_bound(t, depth, sigma_x=sig),
         "balanced": sharpness(balanced_factorisation(t, depth, width=width), sigma_x=sig),
         "runs": runs,
         "gains": gains,
@@ -190,6 +192,7 @@ __all__ = [
     "history_columns",
     "parse_singular_values",
     "problem",
+    "rebalance_base",
     "rebalance_curve",
     "reference",
     "reproduce_snippet",
@@ -204,9 +207,7 @@ def reference(rep: dict, depth: int) -> tuple[float, str]:
     """The theory value the page compares against: the closed form when whitened, else the AM-GM bound."""
     if rep["sigma_x"] is None:
         return rep["minimal"], "minimal sharpness N·σ₁^(2(N−1)/N)"
-    gains = next(iter(rep["gains"].values()), None)
-    value = gains.amgm_bound if gains is not None else rep["minimal"]
-    return value, "lower bound N·s^(2−2/N)·a₀^(2/N) (not tight)"
+    return rep["bound"], "lower bound N·s^(2−2/N)·a₀^(2/N) (not tight)"
 
 
 def bounds_rows(rep: dict) -> list[dict]:
@@ -239,7 +240,17 @@ def history_columns(runs: dict) -> dict[str, np.ndarray]:
 
 
 def run_status(result) -> str:
-    """``"converged"``, ``"diverged"`` or ``"not converged in S steps"``."""
+    """What became of a run, with its final sharpness when there is one (for captions)."""
     if result.converged:
-        return "converged"
-    return "diverged" if result.diverged else f"not converged in {result.steps_run} steps"
+        return f"converged at λmax = {result.final_sharpness:.6g}"
+    if result.diverged:
+        return f"diverged (λmax at the start {result.sharpness[0]:.4g} vs 2/η = {2 / result.eta:.4g})"
+    return f"did not converge in {result.steps_run} steps (λmax = {result.final_sharpness:.4g} there, not a minimum)"
+
+
+def rebalance_base(rep: dict, width: int, depth: int) -> tuple[list[np.ndarray], str]:
+    """The minimum the rebalance control starts from: the ResNet's if it converged, else the balanced one."""
+    res = rep["runs"]["resnet"]
+    if res.converged:
+        return res.weights, "the ResNet's minimum"
+    return balanced_factorisation(rep["T"], depth, width=width), "the balanced factorisation of T"

@@ -146,3 +146,16 @@ def test_bad_input_shows_a_message_not_a_traceback(default, key, value, message)
         "2, 1, 0.5" if key == "flat.sv" else 3
     ).run()
     assert not at.error
+
+
+def test_a_step_too_large_for_any_minimum_is_explained(default):
+    """eta = 0.4: 2/eta = 5 is below the minimal sharpness 7.56, so no run can settle; the page says so."""
+    at = default
+    at.select_slider(key="flat.eta").set_value(0.4).run()
+    assert not at.exception and not at.error
+    text = _summary(at)
+    assert "2/η = 5." in text and "converged at" not in text
+    assert any("No run converged" in i.value for i in at.info)
+    assert _caption(at, "From the balanced factorisation of T")  # the rebalance starts from the exact minimum
+    at.select_slider(key="flat.eta").set_value(0.02).run()
+    assert "converged at" in _summary(at)

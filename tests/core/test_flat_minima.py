@@ -22,6 +22,7 @@ from dlsa_core.flat_minima import (
     product,
     rescale,
     sharpness,
+    sharpness_lower_bound,
     target_matrix,
 )
 
@@ -112,6 +113,7 @@ def test_sharpness_bounds_hold_on_random_minima(depth, width, rho):
         g = layer_gains(w, T, sigma_x=sig)
         assert lam >= g.path_bound * (1 - 1e-9)
         assert g.path_bound >= g.amgm_bound * (1 - 1e-9)
+        assert sharpness_lower_bound(T, depth, sigma_x=sig) == pytest.approx(g.amgm_bound, rel=1e-12)
         if sig is None:
             assert lam >= minimal_sharpness(T, depth) * (1 - 1e-9)
             assert g.amgm_bound == pytest.approx(minimal_sharpness(T, depth), rel=1e-9)

@@ -201,7 +201,7 @@ def make_rebalance_figure(
     )  # fmt: skip
     fig.update_yaxes(title_text="λmax", **yaxis)
     fig.update_layout(
-        **_LAYOUT, height=420, title="Same function, other minimum", uirevision="flat.rebalance"
+        **{**_LAYOUT, "margin": dict(l=70, r=20, t=20, b=60)}, height=400, uirevision="flat.rebalance"
     )
     return fig
 

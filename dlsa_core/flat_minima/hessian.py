@@ -144,7 +144,9 @@ def hessian_autograd(weights: Any, *, target: Any = None, sigma_x: Any = None, d
 
 
 def ntk_gram(weights: Any, *, sigma_x: Any = None) -> np.ndarray:
-    """``K = J (Sigma_x kron I)... `` reduced: ``sum_k (B_k^T B_k) kron (A_k A_k^T)``, ``(d_in d_out)^2``.
+    """NTK Gram matrix ``K = G G^T = sum_k (B_k^T B_k) kron (A_k A_k^T)``, shape ``(d_in d_out, d_in d_out)``.
+
+    ``G = J`` with the metric ``Sigma_x`` folded in (``B_k = W_(k-1:1) Sigma_x^(1/2)``, ``A_k = W_(N:k+1)``).
 
     Nonzero eigenvalues equal those of the Gauss-Newton matrix (the Hessian at a global minimum).
     """

@@ -26,7 +26,7 @@ import torch
 from dlsa_core.device import get_device
 from dlsa_core.flat_minima.geometry import balancedness
 from dlsa_core.flat_minima.hessian import sharpness
-from dlsa_core.flat_minima.net import check_depth, check_sigma_x, check_target, product
+from dlsa_core.flat_minima.net import check_depth, check_sigma_x, check_target
 from dlsa_core.stability.spectral import check_eta
 
 INITS = {
@@ -325,8 +325,3 @@ def step_size_sweep(
         t, [start] * len(etas), list(etas), steps, sigma_x=sig, record=2, device=device, progress=progress
     )
     return [summarise(raw, i, t, key, e, sigma_x=sig, history=False) for i, e in enumerate(etas)]
-
-
-def end_product(result: TrainResult) -> np.ndarray | None:
-    """``W_N ... W_1`` of a finished run (``None`` if it diverged)."""
-    return None if result.weights is None else product(result.weights)

@@ -159,3 +159,22 @@ def test_a_step_too_large_for_any_minimum_is_explained(default):
     assert _caption(at, "From the balanced factorisation of T")  # the rebalance starts from the exact minimum
     at.select_slider(key="flat.eta").set_value(0.02).run()
     assert "converged at" in _summary(at)
+
+
+def _readme_links() -> list[str]:
+    text = (Path(APP).parent / "readme_parts" / "flat_minima.md").read_text()
+    return [line for line in text.splitlines() if line.startswith("/flat_minima?")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("link", _readme_links())
+def test_readme_preset_links_restore_their_preset(link):
+    """The preset links given to the page-latency benchmark open exactly their preset, nothing ignored."""
+    from urllib.parse import parse_qsl
+
+    query = dict(parse_qsl(link.split("?", 1)[1]))
+    at = _open(query)
+    assert not at.exception and not at.error
+    assert not any("Ignored from the link" in c.value for c in at.caption)
+    for key, value in fm_presets()[query["flat.preset"]].items():
+        assert at.session_state[key] == value, (link, key)

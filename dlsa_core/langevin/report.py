@@ -1,0 +1,98 @@
+"""Everything one view of the Langevin page needs, computed in the core (the page only draws it)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from dlsa_core.langevin import quadratic as qd
+from dlsa_core.langevin.closed_form import excess_loss_curve, ou_modes, stationary_excess_loss
+from dlsa_core.langevin.rank import estimate_rank
+from dlsa_core.langevin.simulation import check_positive, simulate_langevin
+
+
+def playground_report(
+    dim: int,
+    rank: int,
+    spread: float,
+    kind: str,
+    noise: float,
+    *,
+    matched: bool,
+    step: float,
+    steps: int,
+    runs: int,
+    seed: int = 0,
+    midpoint: bool = False,
+    device=None,
+) -> dict:
+    """Closed form vs Monte Carlo for one quadratic, preconditioner and noise.
+
+    ``step`` is ``eta lambda_max(P^(1/2) H P^(1/2))`` (must be below 2); ``midpoint`` reads the loss at the
+    midpoints of consecutive iterates (the discrete stationary level is then exactly the continuous one). Returns a dict of plain arrays and
+    floats: ``t`` (iterations), ``theory`` (exact discrete ``E[L_t] - L*``), ``mc_mean``, ``mc_se`` (over runs),
+    ``level_discrete``, ``level_continuous``, ``rank_level`` (``c rank / 4``), ``measured`` and ``measured_se``
+    (the Monte Carlo mean over the second half of the run), ``eta``, ``lam_min``/``lam_max`` of ``A``,
+    ``rank_estimate`` (``4 <L> / c``) with its standard error, ``seconds``.
+    """
+    step = check_positive(step, "step (eta * lambda_max)")
+    if step >= 2:
+        raise ValueError(f"eta * lambda_max = {step:g} >= 2: the iteration diverges; choose a value below 2.")
+    quad = qd.make_quadratic(dim, rank, spread, seed=seed)
+    p, d = qd.preconditioner_and_noise(quad, kind, noise, matched=matched, seed=seed)
+    modes = ou_modes(quad.hessian, p, d)
+    eta = step / modes.lam.max()
+    start = time.perf_counter()
+    trace = simulate_langevin(
+        quad.hessian, p, d, np.zeros(quad.dim), eta, steps, runs, seed=seed, device=device, midpoint=midpoint
+    )
+    seconds = time.perf_counter() - start
+    t = np.arange(steps + 1)
+    half = steps // 2
+    # with midpoints, column k of the trace is the loss between iterates k - 1 and k (time k - 1)
+    shift = 1 if midpoint else 0
+    zero = np.zeros(quad.dim)
+
+    def theory(times: np.ndarray) -> np.ndarray:
+        return excess_loss_curve(quad.hessian, p, d, zero, times, step_size=eta, midpoint=midpoint)
+
+    est = estimate_rank(trace, noise, burn_in=half)
+    tail = trace[:, 1 + half :].mean(1)
+    return {
+        "t": t,
+        "theory": np.concatenate([[0.0], theory(t[1:] - shift)]),
+        "mc_mean": trace.mean(0),
+        "mc_se": trace.std(0, ddof=1) / np.sqrt(runs),
+        "level_discrete": stationary_excess_loss(quad.hessian, p, d, step_size=None if midpoint else eta),
+        "level_continuous": stationary_excess_loss(quad.hessian, p, d),
+        "rank_level": noise * quad.rank / 4,
+        "measured": float(tail.mean()),
+        "measured_se": float(tail.std(ddof=1) / np.sqrt(runs)),
+        "window_theory": float(theory(t[1 + half :] - shift).mean()),
+        "eta": float(eta),
+        "lam_min": float(modes.lam.min()),
+        "lam_max": float(modes.lam.max()),
+        "rank_estimate": est.rank,
+        "rank_estimate_se": est.stderr,
+        "seconds": seconds,
+    }
+
+
+def spread_report(dim: int, rank: int, noise: float, *, seed: int = 0, n_points: int = 33) -> dict:
+    """Stationary levels over spectrum spreads 0..8 decades, with each preconditioner's own noise and matched."""
+    spreads = np.linspace(0, qd.MAX_SPREAD, n_points)
+    return {
+        "spread": spreads,
+        "own": qd.levels_vs_spread(dim, rank, noise, spreads, matched=False, seed=seed),
+        "matched": qd.levels_vs_spread(dim, rank, noise, spreads, matched=True, seed=seed),
+        "rank_level": noise * rank / 4,
+    }
+
+
+def regime_report(dim: int, rank: int, spread: float, *, seed: int = 0, n_points: int = 61) -> dict:
+    """SGD-like vs Adam-like stationary levels over noise scales spanning the closed-form boundary ``c*``."""
+    quad = qd.make_quadratic(dim, rank, spread, seed=seed)
+    diag = np.clip(np.diag(quad.hessian), 0, None)
+    c_star = float((np.sqrt(diag).sum() / np.trace(quad.hessian)) ** 2)
+    return qd.sgd_vs_adam(quad, c_star * np.logspace(-3, 3, n_points))

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-#: An eigenvalue of A counts as non-zero above this fraction of the largest one.
-RANGE_TOL = 1e-10
+#: An eigenvalue of H counts as non-zero above this fraction of the largest one.
+RANGE_TOL = 1e-11
 MAX_DIM = 4000
 
 
@@ -98,12 +98,13 @@ def ou_modes(hessian: Any, preconditioner: Any, diffusion: Any) -> OUModes:
     p = as_matrix(preconditioner, "preconditioner", n)
     d = as_matrix(diffusion, "diffusion", n)
     psd_sqrt(h, name="Hessian")  # validates H >= 0 (a minimum)
+    w = np.linalg.eigvalsh(h)
+    rank = int(np.sum(w > RANGE_TOL * max(float(w.max()), 1e-300)))  # rank(A) = rank(H) as P is SPD
     psd_sqrt(d, name="diffusion")
     p_half = psd_sqrt(p, name="preconditioner")
     p_inv_half = psd_sqrt(p, inverse=True, name="preconditioner")
     lam, vec = np.linalg.eigh(p_half @ h @ p_half)
-    keep = lam > RANGE_TOL * max(float(lam.max()), 1e-300)
-    lam, vec = lam[keep], vec[:, keep]
+    lam, vec = lam[lam.size - rank :], vec[:, lam.size - rank :]  # ascending: the top rank(H) modes
     s = np.einsum("ia,ij,ja->a", vec, p_inv_half @ d @ p_inv_half, vec)
     return OUModes(lam=lam, s=s, basis=vec, p_inv_half=p_inv_half)
 

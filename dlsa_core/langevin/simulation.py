@@ -123,6 +123,8 @@ def simulate_langevin(
             return 0.5 * ((th @ h) * th).sum(-1)
 
     pt, noise_t = t(p), t(d_half) * np.sqrt(eta)
+    if not callable(hessian_or_loss):  # linear update: theta <- theta (I - eta H P) + xi sqrt(eta) D^1/2
+        step_map = torch.eye(n, dtype=dtype, device=dev) - eta * h @ pt
     gen = torch.Generator(device=dev).manual_seed(int(seed))
     theta = t(x0).expand(runs, n).clone()
     out = np.empty((runs, steps // record_every + 1))
@@ -130,7 +132,10 @@ def simulate_langevin(
     col = 0
     for k in range(1, steps + 1):
         xi = torch.randn(runs, n, generator=gen, device=dev, dtype=dtype)
-        new = theta - eta * grad(theta) @ pt + xi @ noise_t
+        if callable(hessian_or_loss):
+            new = theta - eta * grad(theta) @ pt + xi @ noise_t
+        else:
+            new = torch.addmm(xi @ noise_t, theta, step_map)
         if k % record_every == 0:
             if midpoint:
                 kept.append(loss(0.5 * (theta + new)))

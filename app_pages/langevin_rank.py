@@ -1,0 +1,231 @@
+"""Langevin dynamics reveal the Hessian rank (Bar et al., AAAI 2024): widgets -> dlsa_core.langevin -> figures."""
+
+from __future__ import annotations
+
+import inspect
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages import _ui
+from app_pages._catalog import ROOT
+from dlsa_core import langevin as lg
+from dlsa_core.langevin import texts
+from dlsa_core.langevin.report import rank_row, reproduce_snippet
+from dlsa_core.viz.langevin import (
+    make_playground_figure,
+    make_rank_comparison_figure,
+    make_rank_trace_figure,
+    make_regime_figure,
+    make_spread_figure,
+)
+
+URL = {"bind": "query-params"}
+NOISES = [float(f"{x:.3g}") for x in np.logspace(-4, 1, 21)]
+STEPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 1.9]
+WIDTHS = [4, 8, 16, 32, 64]
+PRECONDS = {"kron": "layer-wise Kronecker P, D = cP (ours)", "identity": "P = I (the paper's protocol)"}
+_PRESETS = json.loads((ROOT / "assets/presets/langevin_rank.json").read_text(encoding="utf-8"))
+PRESETS = {name: p["values"] for name, p in _PRESETS.items()}
+CHECKS = {
+    "lgv.preset": _ui.one_of(PRESETS),
+    "lgv.kind": _ui.one_of(lg.PRECONDITIONERS),
+    "lgv.dim": _ui.number_in(2, 60, integer=True),
+    "lgv.rank": _ui.number_in(1, 60, integer=True),
+    "lgv.spread": _ui.number_in(0, 8),
+    "lgv.noise": _ui.one_of(NOISES),
+    "lgv.matched": _ui.is_bool,
+    "lgv.step": _ui.one_of(STEPS),
+    "lgv.mid": _ui.is_bool,
+    "lgv.steps": _ui.number_in(100, 5000, integer=True),
+    "lgv.runs": _ui.number_in(20, 1000, integer=True),
+    "lgv.seed": _ui.number_in(0, 10_000, integer=True),
+    "lgv.width": _ui.one_of(WIDTHS),
+    "lgv.precond": _ui.one_of(PRECONDS),
+    "lgv.druns": _ui.number_in(2, 16, integer=True),
+    "lgv.baseline": _ui.is_bool,
+    "lgv.compare": _ui.is_bool,
+}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def playground(dim, rank, spread, kind, noise, **kw):
+    return lg.playground_report(dim, rank, spread, kind, noise, **kw)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def spread_levels(dim, rank, noise, seed):
+    return lg.spread_report(dim, rank, noise, seed=seed)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def regime(dim, rank, spread, seed):
+    return lg.regime_report(dim, rank, spread, seed=seed)
+
+
+@st.cache_resource(max_entries=1)
+def store() -> dict:
+    """Deep-linear results shared by sessions; a plain dict (not st.cache_data) so a progress bar can show."""
+    return {}
+
+
+def cached(key: tuple, fn, label: str):
+    if key not in store():
+        bar = st.progress(0.0, text=label)
+        store()[key] = fn(lambda f: bar.progress(min(float(f), 1.0), text=label))
+        bar.empty()
+    return store()[key]
+
+
+def rank_run(width, precond, runs, seed):
+    return cached(
+        ("ld", width, precond, runs, seed),
+        lambda cb: lg.rank_experiment(width, preconditioner=precond, runs=runs, seed=seed, progress=cb),
+        f"Langevin dynamics on a depth-5, width-{width} linear net ({PRECONDS[precond]})…",
+    )
+
+
+def baseline(width, seed):
+    return cached(
+        ("kpm", width, seed),
+        lambda cb: lg.baseline_rank(width, seed=seed, n_vectors=100),
+        f"Ubaru & Saad (degree 50, 100 vectors) at d = {width}…",
+    )
+
+
+def metrics(items) -> None:
+    for col, (label, value, *rest) in zip(st.columns(len(items)), items, strict=True):
+        col.metric(label, value, *rest[:1], delta_color="off", help=rest[1] if len(rest) > 1 else None)
+
+
+_ui.intro(
+    "langevin",
+    "Start at a minimum, add noise matched to the preconditioner, average the loss: 4·ΔL/c is the rank.",
+)
+_ui.sanitize_url(CHECKS)
+with st.sidebar:
+    preset = _ui.preset_selector(
+        "lgv.preset", PRESETS, help="Curated starting points; each sets the controls."
+    )
+    if not any(
+        k in st.query_params for k in CHECKS if k != "lgv.preset"
+    ):  # a shared link keeps its own values
+        for k, v in PRESETS[preset].items():
+            st.session_state.setdefault(k, v)
+    st.caption(f"What to notice: {_PRESETS[preset]['notice']}")
+
+st.header("1 · Quadratic playground")
+left, right = st.columns([1, 2.6], gap="medium")
+with left:
+    kind = st.selectbox(
+        "Preconditioner", list(lg.PRECONDITIONERS), format_func=lg.PRECONDITIONERS.get, key="lgv.kind", **URL
+    )
+    dim = st.slider("Dimension n", 2, 60, key="lgv.dim", **URL)
+    st.session_state["lgv.rank"] = min(int(st.session_state.get("lgv.rank", 1)), dim)
+    rank = st.slider("Rank of H", 1, dim, key="lgv.rank", **URL)
+    spread = st.slider("Spectrum spread (decades)", 0.0, 8.0, step=0.5, key="lgv.spread", **URL)
+    noise = st.select_slider("Noise scale c", NOISES, key="lgv.noise", **URL)
+    help_m = "Off: each preconditioner sees gradient noise Σ = cH, preconditioned (D = PΣP)."
+    matched = st.toggle("Matched noise D = cP", key="lgv.matched", help=help_m, **URL)
+    with st.expander("Advanced"):
+        step = st.select_slider("Step η·λmax(P½HP½)", STEPS, key="lgv.step", **URL)
+        mid = st.toggle("Read the loss at midpoints (no 2/(2−ηλ) bias)", key="lgv.mid", **URL)
+        steps = st.slider("Steps", 100, 5000, 2000, step=100, key="lgv.steps", **URL)
+        runs = st.slider("Monte Carlo runs", 20, 1000, 200, step=20, key="lgv.runs", **URL)
+        seed = int(st.number_input("Seed", 0, 10_000, 0, key="lgv.seed", **URL))
+with right:
+    with _ui.timed("Simulating Langevin runs…"):
+        kw = dict(matched=matched, step=step, steps=steps, runs=runs, seed=seed, midpoint=mid)
+        rep = _ui.guarded(playground, dim, rank, spread, kind, noise, **kw)
+    if rep is not None:
+        title = f"{lg.PRECONDITIONERS[kind]}, rank {rank} of n = {dim}"
+        _ui.plotly(make_playground_figure(rep, title=title), key="lgv.play")
+        metrics(
+            [
+                (
+                    "Closed-form level",
+                    f"{rep['level_discrete']:.4g}",
+                    None,
+                    "Exact for this step (midpoints: continuous).",
+                ),
+                ("c·rank/4", f"{rep['rank_level']:.4g}"),
+                (
+                    "Measured (2nd half)",
+                    f"{rep['measured']:.4g} ± {2 * rep['measured_se']:.2g}",
+                    None,
+                    "Mean ± 2 SE.",
+                ),
+                ("Rank read off 4⟨ΔL⟩/c", f"{rep['rank_estimate']:.2f}", f"true {rank}"),
+            ]
+        )
+        st.markdown(texts.playground_summary(rep, runs))
+        frame = pd.DataFrame({k: rep[k] for k in ("t", "theory", "mc_mean", "mc_se")})
+        _ui.download_csv("Download the curves (CSV)", frame, f"langevin_quadratic_{kind}.csv", key="lgv.csv1")
+sp = spread_levels(dim, rank, noise, seed)
+_ui.plotly(make_spread_figure(sp, matched=matched, current=spread, labels=lg.PRECONDITIONERS), key="lgv.spr")
+st.caption(texts.spread_caption(sp, matched=matched, noise=noise, dim=dim, rank=rank))
+
+st.header("2 · Rank of deep linear networks")
+left, right = st.columns([1, 2.6], gap="medium")
+with left:
+    width = st.select_slider("Width d (depth 5, true rank d²)", WIDTHS, key="lgv.width", **URL)
+    precond = st.radio(
+        "Langevin preconditioner", list(PRECONDS), format_func=PRECONDS.get, key="lgv.precond", **URL
+    )
+    druns = st.slider("Runs", 2, 16, 4, key="lgv.druns", **URL)
+    use_base = st.toggle("Run the Ubaru & Saad baseline", key="lgv.baseline", **URL)
+    compare = st.toggle("Compare widths 4–32 (Fig. 2)", False, key="lgv.compare", **URL)
+with right:
+    run = _ui.guarded(rank_run, width, precond, druns, seed)
+    if run is not None:
+        _ui.plotly(make_rank_trace_figure(run), key="lgv.trace")
+        base = baseline(width, seed) if use_base else (None, None)
+        row = rank_row(run, *base)
+        items = [
+            ("True rank d²", f"{run.true_rank:,}", f"{run.n_params:,} parameters"),
+            (
+                "Langevin estimate",
+                f"{run.estimate.rank:,.1f} ± {2 * run.estimate.stderr:.1f}",
+                f"{run.error_pct:+.2f} %",
+            ),
+            (
+                "Closed form, this window",
+                f"{run.expected:,.1f}",
+                None,
+                "Transient-corrected mean of this run's average.",
+            ),
+        ]
+        if base[0] is not None:
+            items.append(("Ubaru & Saad", f"{base[0].rank:,.1f}", f"{row['baseline_err_pct']:+.1f} %"))
+        metrics(items)
+        st.markdown(texts.rank_summary(run, row))
+        trace = {
+            "iteration": run.iterations,
+            "run1": run.excess_first,
+            "mean": run.excess_mean,
+            "theory": run.theory,
+        }
+        name = f"langevin_rank_d{width}_{precond}.csv"
+        _ui.download_csv("Download the trace (CSV)", pd.DataFrame(trace), name, key="lgv.csv2")
+    if compare:
+        rows = [rank_row(rank_run(w, "kron", druns, seed), *baseline(w, seed)) for w in (4, 8, 16, 32)]
+        _ui.plotly(make_rank_comparison_figure(rows), key="lgv.cmp")
+        st.dataframe(pd.DataFrame(rows).round(2), hide_index=True)
+
+st.header("3 · SGD-like vs Adam-like")
+reg = regime(dim, rank, spread, seed)
+_ui.plotly(make_regime_figure(reg, current=noise), key="lgv.regime")
+st.caption(texts.regime_caption(reg, noise=noise, dim=dim, rank=rank, spread=spread))
+
+_ui.math_expander(texts.MATH, texts.MATH_NOTES)
+with st.expander("How this is computed"):
+    st.markdown("`dlsa_core.langevin.rank_experiment` runs Langevin on the weights (batched over runs):")
+    st.code(inspect.getsource(lg.rank_experiment), language="python")
+state = dict(dim=dim, rank=rank, spread=spread, kind=kind, noise=noise, matched=matched, seed=seed)
+state |= dict(width=width, precond=precond, runs=druns)
+with st.expander("Reproduce in Python"):
+    st.code(reproduce_snippet(state), language="python")
+full = {**state, "step": step, "midpoint": mid, "steps": steps, "mc_runs": runs}
+_ui.download_json("Download the state (JSON)", full, "langevin_state.json", key="lgv.json")

@@ -23,6 +23,7 @@ from dlsa_core.viz.langevin import (
 )
 
 URL = {"bind": "query-params"}
+HELP_PRESET = "Curated starting points; each sets the controls it names."
 NOISES = [float(f"{x:.3g}") for x in np.logspace(-4, 1, 21)]
 STEPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 1.9]
 WIDTHS = [4, 8, 16, 32, 64]
@@ -95,6 +96,16 @@ def baseline(width, seed):
     )
 
 
+def reset_controls() -> None:
+    """Choosing a preset sets every control it names (the value then also equals the control's default)."""
+    for key, value in PRESETS[st.session_state["lgv.preset"]].items():
+        st.session_state[key] = value
+
+
+def idx(options, value) -> int:
+    return list(options).index(value)
+
+
 def metrics(items) -> None:
     for col, (label, value, *rest) in zip(st.columns(len(items)), items, strict=True):
         col.metric(label, value, *rest[:1], delta_color="off", help=rest[1] if len(rest) > 1 else None)
@@ -106,32 +117,36 @@ _ui.intro(
 )
 _ui.sanitize_url(CHECKS)
 with st.sidebar:
-    preset = _ui.preset_selector(
-        "lgv.preset", PRESETS, help="Curated starting points; each sets the controls."
+    # A preset is the *default* of every control it names (not a session-state write): the link then drops
+    # exactly the values equal to the preset's, and a reload rebuilds them from ?lgv.preset.
+    preset = st.selectbox(
+        "Preset", list(PRESETS), key="lgv.preset", on_change=reset_controls, help=HELP_PRESET, **URL
     )
-    if not any(
-        k in st.query_params for k in CHECKS if k != "lgv.preset"
-    ):  # a shared link keeps its own values
-        for k, v in PRESETS[preset].items():
-            st.session_state.setdefault(k, v)
+    V = PRESETS[preset]
     st.caption(f"What to notice: {_PRESETS[preset]['notice']}")
 
 st.header("1 · Quadratic playground")
 left, right = st.columns([1, 2.6], gap="medium")
 with left:
     kind = st.selectbox(
-        "Preconditioner", list(lg.PRECONDITIONERS), format_func=lg.PRECONDITIONERS.get, key="lgv.kind", **URL
+        "Preconditioner",
+        list(lg.PRECONDITIONERS),
+        index=idx(lg.PRECONDITIONERS, V["lgv.kind"]),
+        format_func=lg.PRECONDITIONERS.get,
+        key="lgv.kind",
+        **URL,
     )
-    dim = st.slider("Dimension n", 2, 60, key="lgv.dim", **URL)
-    st.session_state["lgv.rank"] = min(int(st.session_state.get("lgv.rank", 1)), dim)
-    rank = st.slider("Rank of H", 1, dim, key="lgv.rank", **URL)
-    spread = st.slider("Spectrum spread (decades)", 0.0, 8.0, step=0.5, key="lgv.spread", **URL)
-    noise = st.select_slider("Noise scale c", NOISES, key="lgv.noise", **URL)
+    dim = st.slider("Dimension n", 2, 60, V["lgv.dim"], key="lgv.dim", **URL)
+    rank = min(st.slider("Rank of H (at most n)", 1, 60, V["lgv.rank"], key="lgv.rank", **URL), dim)
+    spread = st.slider(
+        "Spectrum spread (decades)", 0.0, 8.0, float(V["lgv.spread"]), 0.5, key="lgv.spread", **URL
+    )
+    noise = st.select_slider("Noise scale c", NOISES, V["lgv.noise"], key="lgv.noise", **URL)
     help_m = "Off: each preconditioner sees gradient noise Σ = cH, preconditioned (D = PΣP)."
-    matched = st.toggle("Matched noise D = cP", key="lgv.matched", help=help_m, **URL)
+    matched = st.toggle("Matched noise D = cP", V["lgv.matched"], key="lgv.matched", help=help_m, **URL)
     with st.expander("Advanced"):
-        step = st.select_slider("Step η·λmax(P½HP½)", STEPS, key="lgv.step", **URL)
-        mid = st.toggle("Read the loss at midpoints (no 2/(2−ηλ) bias)", key="lgv.mid", **URL)
+        step = st.select_slider("Step η·λmax(P½HP½)", STEPS, V["lgv.step"], key="lgv.step", **URL)
+        mid = st.toggle("Read the loss at midpoints (no 2/(2−ηλ) bias)", V["lgv.mid"], key="lgv.mid", **URL)
         steps = st.slider("Steps", 100, 5000, 2000, step=100, key="lgv.steps", **URL)
         runs = st.slider("Monte Carlo runs", 20, 1000, 200, step=20, key="lgv.runs", **URL)
         seed = int(st.number_input("Seed", 0, 10_000, 0, key="lgv.seed", **URL))
@@ -170,12 +185,19 @@ st.caption(texts.spread_caption(sp, matched=matched, noise=noise, dim=dim, rank=
 st.header("2 · Rank of deep linear networks")
 left, right = st.columns([1, 2.6], gap="medium")
 with left:
-    width = st.select_slider("Width d (depth 5, true rank d²)", WIDTHS, key="lgv.width", **URL)
+    width = st.select_slider(
+        "Width d (depth 5, true rank d²)", WIDTHS, V["lgv.width"], key="lgv.width", **URL
+    )
     precond = st.radio(
-        "Langevin preconditioner", list(PRECONDS), format_func=PRECONDS.get, key="lgv.precond", **URL
+        "Langevin preconditioner",
+        list(PRECONDS),
+        index=idx(PRECONDS, V["lgv.precond"]),
+        format_func=PRECONDS.get,
+        key="lgv.precond",
+        **URL,
     )
     druns = st.slider("Runs", 2, 16, 4, key="lgv.druns", **URL)
-    use_base = st.toggle("Run the Ubaru & Saad baseline", key="lgv.baseline", **URL)
+    use_base = st.toggle("Run the Ubaru & Saad baseline", V["lgv.baseline"], key="lgv.baseline", **URL)
     compare = st.toggle("Compare widths 4–32 (Fig. 2)", False, key="lgv.compare", **URL)
 with right:
     run = _ui.guarded(rank_run, width, precond, druns, seed)

@@ -103,4 +103,12 @@ def test_link_sets_controls_and_bad_values_are_named():
     assert _metric(at, "True rank d²").value == "64"
     notice = _text(at, "⚠️ Ignored from the link")
     assert "lgv.noise=abc" in notice and "lgv.steps=1e9" in notice
-    assert at.session_state["lgv.noise"] == 0.0001  # the widget's own default, not a preset's
+    assert at.session_state["lgv.noise"] == 0.01  # the preset's value, the default of the control
+
+
+def test_link_to_a_preset_keeps_the_presets_other_values():
+    at = _open({"lgv.preset": "Adam-like with its own noise", "lgv.dim": "12"})
+    assert at.session_state["lgv.kind"] == "adam" and at.session_state["lgv.rank"] == 8
+    assert at.slider(key="lgv.dim").value == 12
+    at.selectbox(key="lgv.preset").set_value("SGD-like: slow modes lag").run()  # every control follows
+    assert at.session_state["lgv.dim"] == 20 and at.session_state["lgv.kind"] == "identity"

@@ -14,13 +14,8 @@ from app_pages._catalog import ROOT
 from dlsa_core import langevin as lg
 from dlsa_core.langevin import texts
 from dlsa_core.langevin.report import rank_row, reproduce_snippet
-from dlsa_core.viz.langevin import (
-    make_playground_figure,
-    make_rank_comparison_figure,
-    make_rank_trace_figure,
-    make_regime_figure,
-    make_spread_figure,
-)
+from dlsa_core.langevin.shipped import load_run
+from dlsa_core.viz import langevin as vz
 
 URL = {"bind": "query-params"}
 HELP_PRESET = "Curated starting points; each sets the controls it names."
@@ -37,18 +32,14 @@ CHECKS = {
     "lgv.rank": _ui.number_in(1, 60, integer=True),
     "lgv.spread": _ui.number_in(0, 8),
     "lgv.noise": _ui.one_of(NOISES),
-    "lgv.matched": _ui.is_bool,
     "lgv.step": _ui.one_of(STEPS),
-    "lgv.mid": _ui.is_bool,
     "lgv.steps": _ui.number_in(100, 5000, integer=True),
     "lgv.runs": _ui.number_in(20, 1000, integer=True),
     "lgv.seed": _ui.number_in(0, 10_000, integer=True),
     "lgv.width": _ui.one_of(WIDTHS),
     "lgv.precond": _ui.one_of(PRECONDS),
     "lgv.druns": _ui.number_in(2, 16, integer=True),
-    "lgv.baseline": _ui.is_bool,
-    "lgv.compare": _ui.is_bool,
-}
+} | dict.fromkeys(["lgv.matched", "lgv.mid", "lgv.baseline", "lgv.compare"], _ui.is_bool)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -81,6 +72,8 @@ def cached(key: tuple, fn, label: str):
 
 
 def rank_run(width, precond, runs, seed):
+    if precond == "identity" and (run := load_run(width, runs, seed)) is not None:
+        return run  # the paper's 15,000 sequential steps, precomputed by the same code (see shipped.py)
     return cached(
         ("ld", width, precond, runs, seed),
         lambda cb: lg.rank_experiment(width, preconditioner=precond, runs=runs, seed=seed, progress=cb),
@@ -117,8 +110,7 @@ _ui.intro(
 )
 _ui.sanitize_url(CHECKS)
 with st.sidebar:
-    # A preset is the *default* of every control it names (not a session-state write): the link then drops
-    # exactly the values equal to the preset's, and a reload rebuilds them from ?lgv.preset.
+    # preset values are also the controls' defaults: a link drops exactly them and a reload rebuilds them
     preset = st.selectbox(
         "Preset", list(PRESETS), key="lgv.preset", on_change=reset_controls, help=HELP_PRESET, **URL
     )
@@ -156,7 +148,7 @@ with right:
         rep = _ui.guarded(playground, dim, rank, spread, kind, noise, **kw)
     if rep is not None:
         title = f"{lg.PRECONDITIONERS[kind]}, rank {rank} of n = {dim}"
-        _ui.plotly(make_playground_figure(rep, title=title), key="lgv.play")
+        _ui.plotly(vz.make_playground_figure(rep, title=title), key="lgv.play")
         metrics(
             [
                 (
@@ -179,7 +171,9 @@ with right:
         frame = pd.DataFrame({k: rep[k] for k in ("t", "theory", "mc_mean", "mc_se")})
         _ui.download_csv("Download the curves (CSV)", frame, f"langevin_quadratic_{kind}.csv", key="lgv.csv1")
 sp = spread_levels(dim, rank, noise, seed)
-_ui.plotly(make_spread_figure(sp, matched=matched, current=spread, labels=lg.PRECONDITIONERS), key="lgv.spr")
+_ui.plotly(
+    vz.make_spread_figure(sp, matched=matched, current=spread, labels=lg.PRECONDITIONERS), key="lgv.spr"
+)
 st.caption(texts.spread_caption(sp, matched=matched, noise=noise, dim=dim, rank=rank))
 
 st.header("2 · Rank of deep linear networks")
@@ -202,7 +196,7 @@ with left:
 with right:
     run = _ui.guarded(rank_run, width, precond, druns, seed)
     if run is not None:
-        _ui.plotly(make_rank_trace_figure(run), key="lgv.trace")
+        _ui.plotly(vz.make_rank_trace_figure(run), key="lgv.trace")
         base = baseline(width, seed) if use_base else (None, None)
         row = rank_row(run, *base)
         items = [
@@ -222,7 +216,9 @@ with right:
         if base[0] is not None:
             items.append(("Ubaru & Saad", f"{base[0].rank:,.1f}", f"{row['baseline_err_pct']:+.1f} %"))
         metrics(items)
-        st.markdown(texts.rank_summary(run, row))
+        st.markdown(
+            texts.rank_summary(run, row, shipped=precond == "identity" and load_run(width, druns, seed))
+        )
         trace = {
             "iteration": run.iterations,
             "run1": run.excess_first,
@@ -233,12 +229,12 @@ with right:
         _ui.download_csv("Download the trace (CSV)", pd.DataFrame(trace), name, key="lgv.csv2")
     if compare:
         rows = [rank_row(rank_run(w, "kron", druns, seed), *baseline(w, seed)) for w in (4, 8, 16, 32)]
-        _ui.plotly(make_rank_comparison_figure(rows), key="lgv.cmp")
+        _ui.plotly(vz.make_rank_comparison_figure(rows), key="lgv.cmp")
         st.dataframe(pd.DataFrame(rows).round(2), hide_index=True)
 
 st.header("3 · SGD-like vs Adam-like")
 reg = regime(dim, rank, spread, seed)
-_ui.plotly(make_regime_figure(reg, current=noise), key="lgv.regime")
+_ui.plotly(vz.make_regime_figure(reg, current=noise), key="lgv.regime")
 st.caption(texts.regime_caption(reg, noise=noise, dim=dim, rank=rank, spread=spread))
 
 _ui.math_expander(texts.MATH, texts.MATH_NOTES)

@@ -54,15 +54,16 @@ def spread_caption(sp: dict, *, matched: bool, noise: float, dim: int, rank: int
     )
 
 
-def rank_summary(run, row: dict) -> str:
+def rank_summary(run, row: dict, *, shipped=False) -> str:
     base = (
         f"; the baseline took {row['baseline_s']:.2f} s and is off by {row['baseline_err_pct']:+.1f} %"
         if row.get("baseline") is not None
         else ""
     )
+    when = " (precomputed by `python -m dlsa_core.langevin.shipped`, shipped with the app)" if shipped else ""
     return (
         f"**{run.runs} runs × {run.steps:,} steps (η = {run.eta:g}, c = {run.noise:g}, averaged after "
-        f"{run.burn_in:,}) in {run.seconds:.2f} s: rank ≈ {run.estimate.rank:,.1f} ± {2 * run.estimate.stderr:.1f} "
+        f"{run.burn_in:,}) in {run.seconds:.2f} s{when}: rank ≈ {run.estimate.rank:,.1f} ± {2 * run.estimate.stderr:.1f} "
         f"for {run.true_rank:,} ({run.error_pct:+.2f} %).** The closed form for this finite window expects "
         f"{run.expected:,.1f}; rates λ(P½HP½) span {run.lam_min:.3g}–{run.lam_max:.3g}{base}."
     )

@@ -112,3 +112,30 @@ def test_ubaru_saad_underestimates_the_deep_linear_rank():
     """The paper's observation: the KPM threshold cuts off the small eigenvalues of the deep-linear Hessian."""
     res, _ = lg.baseline_rank(8, n_vectors=100)
     assert 0.6 * 64 < res.rank < 0.97 * 64
+
+
+def test_shipped_runs_round_trip_and_reject_mismatches(tmp_path, monkeypatch):
+    from dlsa_core.langevin import shipped
+
+    monkeypatch.setattr(shipped, "DIR", tmp_path)
+    run = lg.rank_experiment(4, preconditioner="identity", runs=2, seed=3, steps=300, burn_in=100)
+    shipped.save_run(run, shipped.path_for(4, 2, 3), command="test")
+    back = shipped.load_run(4, 2, 3)
+    assert back.estimate.rank == run.estimate.rank and back.steps == 300
+    np.testing.assert_array_equal(back.theory, run.theory)
+    assert shipped.load_run(4, 4, 3) is None  # other settings: not shipped, recompute
+    shipped.path_for(8, 2, 3).write_text("{broken")
+    assert shipped.load_run(8, 2, 3) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [4])
+def test_shipped_paper_protocol_runs_are_reproducible(width):
+    from dlsa_core.langevin import shipped
+
+    ship = shipped.load_run(width, 4, 0)
+    if ship is None:
+        pytest.skip("no shipped run for this width")
+    run = lg.rank_experiment(width, preconditioner="identity", runs=4, seed=0)
+    assert run.estimate.rank == pytest.approx(ship.estimate.rank, rel=1e-9)
+    assert run.expected == pytest.approx(ship.expected, rel=1e-9)

@@ -19,6 +19,11 @@ from dlsa_core.viz import langevin as vz
 
 URL = {"bind": "query-params"}
 HELP_PRESET = "Curated starting points; each sets the controls it names."
+TIPS = {
+    "level": "Exact for this step size (with midpoint reads: the continuous-time level).",
+    "measured": "Monte Carlo mean over runs and the second half of the steps.",
+    "window": "Transient-corrected: the exact mean of this finite run's time average, in rank units.",
+}
 NOISES = [float(f"{x:.3g}") for x in np.logspace(-4, 1, 21)]
 STEPS = [0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 1.5, 1.9]
 WIDTHS = [4, 8, 16, 32, 64]
@@ -100,8 +105,9 @@ def idx(options, value) -> int:
 
 
 def metrics(items) -> None:
-    for col, (label, value, *rest) in zip(st.columns(len(items)), items, strict=True):
-        col.metric(label, value, *rest[:1], delta_color="off", help=rest[1] if len(rest) > 1 else None)
+    """A row of metrics from (label, value, delta or None, help or None) tuples."""
+    for col, (label, value, delta, tip) in zip(st.columns(len(items)), items, strict=True):
+        col.metric(label, value, delta, help=tip, delta_color="off", delta_arrow="off")
 
 
 _ui.intro(
@@ -149,22 +155,13 @@ with right:
     if rep is not None:
         title = f"{lg.PRECONDITIONERS[kind]}, rank {rank} of n = {dim}"
         _ui.plotly(vz.make_playground_figure(rep, title=title), key="lgv.play")
+        se = f"± {2 * rep['measured_se']:.2g} (2 SE)"
         metrics(
             [
-                (
-                    "Closed-form level",
-                    f"{rep['level_discrete']:.4g}",
-                    None,
-                    "Exact for this step (midpoints: continuous).",
-                ),
-                ("c·rank/4", f"{rep['rank_level']:.4g}"),
-                (
-                    "Measured (2nd half)",
-                    f"{rep['measured']:.4g} ± {2 * rep['measured_se']:.2g}",
-                    None,
-                    "Mean ± 2 SE.",
-                ),
-                ("Rank read off 4⟨ΔL⟩/c", f"{rep['rank_estimate']:.2f}", f"true {rank}"),
+                ("Closed-form level", f"{rep['level_discrete']:.4g}", None, TIPS["level"]),
+                ("c·rank/4", f"{rep['rank_level']:.4g}", None, None),
+                ("Measured (2nd half)", f"{rep['measured']:.4g}", se, TIPS["measured"]),
+                ("Rank read off 4⟨ΔL⟩/c", f"{rep['rank_estimate']:.2f}", f"true {rank}", None),
             ]
         )
         st.markdown(texts.playground_summary(rep, runs))
@@ -199,32 +196,19 @@ with right:
         _ui.plotly(vz.make_rank_trace_figure(run), key="lgv.trace")
         base = baseline(width, seed) if use_base else (None, None)
         row = rank_row(run, *base)
+        est = f"± {2 * run.estimate.stderr:.1f} (2 SE) · {run.error_pct:+.2f} %"
         items = [
-            ("True rank d²", f"{run.true_rank:,}", f"{run.n_params:,} parameters"),
-            (
-                "Langevin estimate",
-                f"{run.estimate.rank:,.1f} ± {2 * run.estimate.stderr:.1f}",
-                f"{run.error_pct:+.2f} %",
-            ),
-            (
-                "Closed form, this window",
-                f"{run.expected:,.1f}",
-                None,
-                "Transient-corrected mean of this run's average.",
-            ),
+            ("True rank d²", f"{run.true_rank:,}", f"{run.n_params:,} parameters", None),
+            ("Langevin estimate", f"{run.estimate.rank:,.1f}", est, None),
+            ("Closed form (window)", f"{run.expected:,.1f}", None, TIPS["window"]),
         ]
         if base[0] is not None:
-            items.append(("Ubaru & Saad", f"{base[0].rank:,.1f}", f"{row['baseline_err_pct']:+.1f} %"))
+            items.append(("Ubaru & Saad", f"{base[0].rank:,.1f}", f"{row['baseline_err_pct']:+.1f} %", None))
         metrics(items)
         st.markdown(
             texts.rank_summary(run, row, shipped=precond == "identity" and load_run(width, druns, seed))
         )
-        trace = {
-            "iteration": run.iterations,
-            "run1": run.excess_first,
-            "mean": run.excess_mean,
-            "theory": run.theory,
-        }
+        trace = dict(iteration=run.iterations, run1=run.excess_first, mean=run.excess_mean, theory=run.theory)
         name = f"langevin_rank_d{width}_{precond}.csv"
         _ui.download_csv("Download the trace (CSV)", pd.DataFrame(trace), name, key="lgv.csv2")
     if compare:

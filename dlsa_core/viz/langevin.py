@@ -48,17 +48,18 @@ def make_playground_figure(rep: Mapping, *, title: str) -> go.Figure:
     fig.add_trace(
         go.Scatter(x=t, y=rep["theory"], mode="lines", line=dict(color=BLUE, width=2.5), name="closed form")
     )
+    same = abs(rep["level_discrete"] / rep["rank_level"] - 1) < 1e-6
     fig.add_hline(
         y=rep["level_discrete"],
         line=dict(color=GREY, dash="dot"),
-        annotation_text="stationary level",
+        annotation_text="" if same else "closed-form stationary level",
         annotation_position="bottom right",
     )
     fig.add_hline(
         y=rep["rank_level"],
-        line=dict(color=STABLE, dash="dash"),
-        annotation_text="c·rank/4",
-        annotation_position="top left",
+        line=dict(color=STABLE, dash="dash", width=2),
+        annotation_text="c·rank/4" + (" = stationary level" if same else ""),
+        annotation_position="bottom right" if same else "top right",
     )
     fig.update_layout(**_LAYOUT, title=title, xaxis_title="iteration t", yaxis_title="E[L(θ_t)] − L*")
     return fig
@@ -69,29 +70,40 @@ def make_spread_figure(
 ) -> go.Figure:
     """Stationary level vs the spread of the Hessian's spectrum, one line per preconditioner (log y)."""
     fig = go.Figure()
-    shown, other = ("matched", "own") if matched else ("own", "matched")
-    for kind, label in labels.items():
-        fig.add_trace(
-            go.Scatter(
-                x=rep["spread"],
-                y=rep[shown][kind],
-                mode="lines+markers",
-                marker=dict(size=5),
-                line=dict(color=KIND_COLOURS[kind], width=2.5, dash="solid" if kind != "custom" else "dot"),
-                name=label,
+    for family in ("own", "matched"):
+        on = (family == "matched") == matched
+        for kind, label in labels.items():
+            fig.add_trace(
+                go.Scatter(
+                    x=rep["spread"],
+                    y=rep[family][kind],
+                    mode="lines+markers" if on else "lines",
+                    marker=dict(size=6),
+                    line=dict(
+                        color=KIND_COLOURS[kind], width=2.5 if on else 1.2, dash="solid" if on else "dot"
+                    ),
+                    opacity=1.0 if on else 0.45,
+                    name=label if on else f"{label} ({'own noise' if matched else 'D = cP'})",
+                    showlegend=on,
+                )
             )
-        )
-    fig.add_hline(y=rep["rank_level"], line=dict(color=GREY, dash="dash"), annotation_text="c·rank/4")
+    fig.add_hline(
+        y=rep["rank_level"],
+        line=dict(color=GREY, dash="dash"),
+        annotation_text="c·rank/4",
+        annotation_position="top left",
+    )
     fig.add_vline(
         x=current, line=dict(color=GREY, width=1), annotation_text="current", annotation_position="top"
     )
-    noise = "matched noise D = cP" if matched else "each preconditioner's own gradient noise (Σ = cH)"
+    noise = (
+        "matched noise D = cP (faint: own noise)" if matched else "own gradient noise Σ = cH (faint: D = cP)"
+    )
     fig.update_layout(
         **_LAYOUT,
         title=f"Stationary excess loss vs spectrum spread — {noise}",
         xaxis_title="decades between the largest and smallest non-zero eigenvalue of H",
-        yaxis_title="E[L∞] − L*",
-        yaxis_type="log",
+        yaxis=dict(title="E[L∞] − L*", type="log", dtick=1, exponentformat="power"),
     )
     return fig
 
@@ -131,10 +143,8 @@ def make_regime_figure(rep: Mapping, *, current: float | None = None) -> go.Figu
     fig.update_layout(
         **_LAYOUT,
         title="Which preconditioner sits lower? (shaded: Adam-like)",
-        xaxis_title="gradient-noise scale c  (Σ = cH)",
-        yaxis_title="E[L∞] − L*",
-        xaxis_type="log",
-        yaxis_type="log",
+        xaxis=dict(title="gradient-noise scale c  (Σ = cH)", type="log", dtick=1, exponentformat="power"),
+        yaxis=dict(title="E[L∞] − L*", type="log", dtick=1, exponentformat="power"),
     )
     return fig
 
@@ -171,7 +181,7 @@ def make_rank_trace_figure(run, *, title: str | None = None) -> go.Figure:
         y=c * true / 4,
         line=dict(color=STABLE, width=2),
         annotation_text=f"c·rank/4 (rank {true})",
-        annotation_position="top left",
+        annotation_position="top right",
     )
     if run.burn_in > 0:
         fig.add_vrect(

@@ -12,7 +12,7 @@ PATH = topic("langevin").url_path
 
 
 def test_page_renders_and_rank_slider_updates_caption_and_url(server_url, page):
-    page.set_viewport_size({"width": 1400, "height": 2600})  # tall: the screenshot shows all three sections
+    page.set_viewport_size({"width": 1400, "height": 3300})  # tall: the screenshot shows all three sections
     page.goto(f"{server_url}/{PATH}")
     wait_for_app(page, timeout_ms=120_000)
     page.get_by_text(re.compile(r"runs × .* steps")).first.wait_for(timeout=120_000)

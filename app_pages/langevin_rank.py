@@ -58,8 +58,8 @@ def spread_levels(dim, rank, noise, seed):
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def regime(dim, rank, spread, seed):
-    return lg.regime_report(dim, rank, spread, seed=seed)
+def regime(dim, rank, spread, seed, noise):
+    return lg.regime_report(dim, rank, spread, seed=seed, noise=noise)
 
 
 @st.cache_resource(max_entries=1)
@@ -217,7 +217,7 @@ with right:
         st.dataframe(pd.DataFrame(rows).round(2), hide_index=True)
 
 st.header("3 · SGD-like vs Adam-like")
-reg = regime(dim, rank, spread, seed)
+reg = regime(dim, rank, spread, seed, noise)
 _ui.plotly(vz.make_regime_figure(reg, current=noise), key="lgv.regime")
 st.caption(texts.regime_caption(reg, noise=noise, dim=dim, rank=rank, spread=spread))
 

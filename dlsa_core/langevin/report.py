@@ -90,12 +90,22 @@ def spread_report(dim: int, rank: int, noise: float, *, seed: int = 0, n_points:
     }
 
 
-def regime_report(dim: int, rank: int, spread: float, *, seed: int = 0, n_points: int = 61) -> dict:
-    """SGD-like vs Adam-like stationary levels over noise scales spanning the closed-form boundary ``c*``."""
+def regime_report(
+    dim: int, rank: int, spread: float, *, seed: int = 0, n_points: int = 61, noise: float | None = None
+) -> dict:
+    """SGD-like vs Adam-like stationary levels over noise scales spanning the closed-form boundary ``c*``.
+
+    The grid is ``c* 10^[-3, 3]``, widened to include ``noise`` (with a factor 3 margin) when given.
+    """
     quad = qd.make_quadratic(dim, rank, spread, seed=seed)
     diag = np.clip(np.diag(quad.hessian), 0, None)
     c_star = float((np.sqrt(diag).sum() / np.trace(quad.hessian)) ** 2)
-    return qd.sgd_vs_adam(quad, c_star * np.logspace(-3, 3, n_points))
+    lo, hi = c_star * 1e-3, c_star * 1e3
+    if noise is not None:
+        lo, hi = min(lo, check_positive(noise, "noise scale") / 3), max(hi, noise * 3)
+    grid = np.logspace(np.log10(lo), np.log10(hi), n_points)
+    grid[np.argmin(np.abs(np.log(grid / c_star)))] = c_star  # the boundary is a grid point
+    return qd.sgd_vs_adam(quad, grid)
 
 
 def rank_row(run, baseline=None, baseline_seconds: float | None = None) -> dict:

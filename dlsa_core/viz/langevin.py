@@ -87,11 +87,16 @@ def make_spread_figure(
                     showlegend=on,
                 )
             )
-    fig.add_hline(
-        y=rep["rank_level"],
-        line=dict(color=GREY, dash="dash"),
-        annotation_text="c·rank/4",
-        annotation_position="top left",
+    fig.add_hline(y=rep["rank_level"], line=dict(color=GREY, dash="dash"))
+    # annotations on a log axis take log10 coordinates (add_hline's annotation would not)
+    fig.add_annotation(
+        x=0.01,
+        xref="paper",
+        y=np.log10(rep["rank_level"]),
+        text="c·rank/4",
+        showarrow=False,
+        yshift=10,
+        xanchor="left",
     )
     fig.add_vline(
         x=current, line=dict(color=GREY, width=1), annotation_text="current", annotation_position="top"
@@ -127,23 +132,26 @@ def make_regime_figure(rep: Mapping, *, current: float | None = None) -> go.Figu
             name="Adam-like: √c·Σ√H_jj/4",
         )
     )
-    fig.add_vline(
-        x=star,
-        line=dict(color=GREY, dash="dash"),
-        annotation_text=f"c* = {star:.3g}",
-        annotation_position="top left",
+    fig.add_vline(x=star, line=dict(color=GREY, dash="dash"))
+    marks = [(star, f"c* = {star:.3g}", GREY)] + (
+        [(current, "current c", BLUE)] if current is not None else []
     )
-    if current is not None:
-        fig.add_vline(
-            x=current,
-            line=dict(color=BLUE, width=1),
-            annotation_text="current c",
-            annotation_position="bottom right",
+    for x, text, colour in marks:  # log axis: annotation x in log10 units
+        fig.add_annotation(
+            x=np.log10(x), y=1.0, yref="paper", text=text, showarrow=False, font=dict(color=colour), yshift=8
         )
+    if current is not None:
+        fig.add_vline(x=current, line=dict(color=BLUE, width=1))
     fig.update_layout(
         **_LAYOUT,
         title="Which preconditioner sits lower? (shaded: Adam-like)",
-        xaxis=dict(title="gradient-noise scale c  (Σ = cH)", type="log", dtick=1, exponentformat="power"),
+        xaxis=dict(
+            title="gradient-noise scale c  (Σ = cH)",
+            type="log",
+            dtick=1,
+            exponentformat="power",
+            range=np.log10([c.min(), c.max()]).tolist(),
+        ),
         yaxis=dict(title="E[L∞] − L*", type="log", dtick=1, exponentformat="power"),
     )
     return fig
@@ -197,7 +205,7 @@ def make_rank_trace_figure(run, *, title: str | None = None) -> go.Figure:
         **_LAYOUT,
         title=title or f"Loss increase of Langevin dynamics from a minimum (d = {run.width})",
         xaxis_title="iteration",
-        yaxis=dict(title="L(θ_t) − L(θ_0)", range=[0, top]),
+        yaxis=dict(title="L(θ_t) − L(θ_0)", range=[0, top], exponentformat="power"),
         yaxis2=dict(
             title="rank units 4(L − L₀)/c",
             overlaying="y",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlsa_core.device import get_device
 from dlsa_core.langevin.closed_form import psd_sqrt
 from dlsa_core.langevin.simulation import check_int
 
@@ -88,7 +89,7 @@ def random_factorisation(widths, *, seed: int = 0) -> DeepLinearNet:
     return DeepLinearNet(weights=tuple(ws), target=end_to_end(ws))
 
 
-def _partials(weights):
+def partial_products(weights):
     """``B_k = W_K ... W_(k+1)`` and ``C_k = W_(k-1) ... W_1`` for every layer (numpy)."""
     k = len(weights)
     c = [np.eye(weights[0].shape[1])]
@@ -103,7 +104,7 @@ def _partials(weights):
 
 def jacobian(net: DeepLinearNet) -> np.ndarray:
     """Explicit ``J = d vec(A) / d theta``, ``(d_K d_0, n_params)``: block ``k`` is ``kron(B_k, C_k^T)``."""
-    b, c = _partials(net.weights)
+    b, c = partial_products(net.weights)
     return np.concatenate([np.kron(bk, ck.T) for bk, ck in zip(b, c, strict=True)], axis=1)
 
 
@@ -119,7 +120,7 @@ def kron_factors(net: DeepLinearNet, delta: float = DELTA) -> list[tuple[np.ndar
     ``L_k = (B_k^T B_k + delta_k I)^(-1)``, ``R_k = (C_k C_k^T + delta_k I)^(-1)``, so ``P_k`` inverts the diagonal
     Hessian block ``2 (B_k^T B_k) (x) (C_k C_k^T)``; ``delta_k`` is ``delta`` times the block factor's norm.
     """
-    b, c = _partials(net.weights)
+    b, c = partial_products(net.weights)
     out = []
     for bk, ck in zip(b, c, strict=True):
         gl, gr = bk.T @ bk, ck @ ck.T
@@ -140,7 +141,7 @@ def preconditioned_spectrum(
     """
     if preconditioner not in PRECONDITIONERS:
         raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}, got {preconditioner!r}.")
-    b, c = _partials(net.weights)
+    b, c = partial_products(net.weights)
     if preconditioner == "identity":
         xs = [2 * bk @ bk.T for bk in b]
         ys = [ck.T @ ck for ck in c]
@@ -166,7 +167,7 @@ def preconditioned_spectrum(
 
 def hvp(net: DeepLinearNet, vecs: np.ndarray) -> np.ndarray:
     """Hessian-vector products ``2 J^T J V`` for a block ``V`` of ``(n_params, k)`` vectors, matrix-free."""
-    b, c = _partials(net.weights)
+    b, c = partial_products(net.weights)
     v = np.asarray(vecs, dtype=np.float64)
     single = v.ndim == 1
     v = v.reshape(net.n_params, -1)
@@ -253,8 +254,6 @@ def langevin_on_weights(
     (runs, records) float64 ndarray of losses ``||A - T||^2``; column 0 is ``L(theta_0)``. Fewer columns than
     ``steps // record_every + 1`` when ``stop`` ended the runs early.
     """
-    from dlsa_core.device import get_device
-
     if preconditioner not in PRECONDITIONERS:
         raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}, got {preconditioner!r}.")
     if len(set(net.widths)) != 1:

@@ -187,7 +187,7 @@ def baseline_rank(
 
 def torch_hvp(net: dl.DeepLinearNet):
     """A batched Hessian-vector product ``(n_params, k) -> (n_params, k)`` for square nets, in torch (CPU BLAS)."""
-    b, c = dl._partials(net.weights)
+    b, c = dl.partial_products(net.weights)
     bt = torch.as_tensor(np.stack(b), dtype=torch.float64)
     ct = torch.as_tensor(np.stack(c), dtype=torch.float64)
     k_layers, d = len(b), net.weights[0].shape[0]

@@ -46,7 +46,7 @@ from dlsa_core.langevin.shipped import load_run  # the page shows the shipped pa
 if v["lgv.precond"] != "identity" or load_run(v["lgv.width"], 4, 0) is None:
     lg.rank_experiment(v["lgv.width"], preconditioner=v["lgv.precond"], runs=4, seed=0)
 if v["lgv.baseline"]:
-    lg.baseline_rank(v["lgv.width"], seed=0, n_vectors=100)
+    lg.baseline_rank(v["lgv.width"], seed=0, n_vectors=60)
 print(json.dumps({{"import": t_import, "compute": time.perf_counter() - t0}}))
 """
 

@@ -19,7 +19,7 @@ MATH_NOTES = (
     "½(BₖᵀBₖ+δ)⁻¹ ⊗ (CₖCₖᵀ+δ)⁻¹ built from the weights alone, makes every rate ≈ K, so runs relax in a few "
     "steps; the paper's P = I leaves rates near 1e-3 that do not relax in 15,000 steps. The midpoint read and the "
     "Kronecker preconditioner are this app's additions (derived here, not in the paper). **Baseline**: Ubaru & "
-    "Saad's KPM density gap + Chebyshev eigencount on Hessian-vector products (degree 50; 100 probe vectors here, "
+    "Saad's KPM density gap + Chebyshev eigencount on Hessian-vector products (degree 50; 60 probe vectors here, "
     "300 in the benchmark)."
 )
 

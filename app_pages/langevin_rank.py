@@ -206,6 +206,13 @@ with right:
         if base[0] is not None:
             items.append(("Ubaru & Saad", f"{base[0].rank:,.1f}", f"{row['baseline_err_pct']:+.1f} %", None))
         metrics(items)
+        if base[0] is not None:
+            with st.expander("Why the baseline reads low: its density of states and threshold"):
+                net = lg.balanced_minimum(width, seed=seed)
+                lam = lg.preconditioned_spectrum(net)
+                kpm = base[0]
+                _ui.plotly(vz.make_density_figure(kpm.grid, kpm.density, kpm.threshold, lam), key="lgv.dos")
+                st.caption(texts.baseline_caption(kpm, lam, net.n_params))
         st.markdown(
             texts.rank_summary(run, row, shipped=precond == "identity" and load_run(width, druns, seed))
         )

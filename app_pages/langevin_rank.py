@@ -90,7 +90,7 @@ def rank_run(width, precond, runs, seed):
 def baseline(width, seed):
     return cached(
         ("kpm", width, seed),
-        lambda cb: lg.baseline_rank(width, seed=seed, n_vectors=PAGE_VECTORS),
+        lambda cb: lg.baseline_rank(width, seed=seed, n_vectors=PAGE_VECTORS, progress=cb),
         f"Ubaru & Saad (degree 50, {PAGE_VECTORS} vectors) at d = {width}…",
     )
 

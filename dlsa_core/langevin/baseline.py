@@ -92,6 +92,7 @@ def ubaru_saad_rank(
     n_points: int = 100,
     seed: int = 0,
     block: int = 100,
+    progress: Callable[[float], None] | None = None,
 ) -> KPMRank:
     """Estimate the numerical rank of a symmetric PSD operator from Chebyshev moments.
 
@@ -105,6 +106,7 @@ def ubaru_saad_rank(
     n_points : int, points of the density of states
     seed : int
     block : int, probe vectors per batched product
+    progress : callable(fraction), optional
 
     Returns
     -------
@@ -130,6 +132,8 @@ def ubaru_saad_rank(
         for k in range(2, degree + 1):
             t_prev, t_cur = t_cur, 2 * (matvec(t_cur) - c * t_cur) / w - t_prev
             moments[k, cols] = np.einsum("ij,ij->j", v, t_cur)
+            if progress is not None and k % 10 == 0:
+                progress((start + v.shape[1] * k / degree) / n_vectors)
         used += degree * v.shape[1]
     # density of states on a grid that is finer near the spike at lmin
     h = 2 / (n_points + 1)

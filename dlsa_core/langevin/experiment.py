@@ -177,11 +177,14 @@ def baseline_rank(
     seed: int = 0,
     degree: int = 50,
     n_vectors: int = 300,
+    progress=None,
 ) -> tuple[KPMRank, float]:
     """Ubaru & Saad's estimate on the same minimum's Hessian (products ``H V`` in torch); returns (result, seconds)."""
     net = dl.balanced_minimum(width, depth, seed=seed)
     start = time.perf_counter()
-    res = ubaru_saad_rank(torch_hvp(net), net.n_params, degree=degree, n_vectors=n_vectors, seed=seed)
+    res = ubaru_saad_rank(
+        torch_hvp(net), net.n_params, degree=degree, n_vectors=n_vectors, seed=seed, progress=progress
+    )
     return res, time.perf_counter() - start
 
 

@@ -1,0 +1,219 @@
+"""The page's problems and presets as plain data, shipped precomputations, and the reproduce snippet.
+
+Problems are named by plain keys (``"digits"``), which is also what a link carries
+(``?stab.problem=digits``). Each has a builder call written out as text, so the "Reproduce in Python"
+snippet prints exactly the call that builds it. The heavy problems (digits, the trained ReLU net) and
+every problem's batch-size curve are precomputed and shipped in ``assets/stability/<key>.npz`` so that
+a preset paints at once; regenerate them with::
+
+    python -m dlsa_core.stability.presets
+
+A shipped file is used only when its recorded builder call matches the current one (else rebuilt).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "stability"
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """One problem of the page: its label, the builder call (text), and what to notice."""
+
+    label: str
+    call: str  # evaluated with ``stab`` = dlsa_core.stability
+    notice: str
+
+
+PROBLEMS: dict[str, ProblemSpec] = {
+    "dominant": ProblemSpec(
+        "2-D quadratic: one dominant sample",
+        "stab.dominant_sample_2d()",
+        "One sample carries H's top direction: at B = 1 SGD tolerates only an eighth of GD's step.",
+    ),
+    "incoherent": ProblemSpec(
+        "2-D quadratic: incoherent samples",
+        "stab.incoherent_2d()",
+        "H looks isotropic but each sample is sharp in its own direction: the trace bound is tight.",
+    ),
+    "toy": ProblemSpec(
+        "2-D toy with hand-checkable values",
+        "stab.toy_rank_one_2d()",
+        "Check by hand: eta*(1) = 0.5760, eta*(2) = 0.9382, eta*(3) = GD's 1.1315.",
+    ),
+    "digits": ProblemSpec(
+        "Least squares on digits (d = 64, n = 200)",
+        "stab.digits_least_squares()",
+        "Real data, realizable targets (y = X theta0, so the minimum interpolates): correlated pixels make "
+        "SGD's threshold approach GD's quickly as B grows. With the real labels the minimum is regular: "
+        "see the 'Regular minimum' tab.",
+    ),
+    "relu": ProblemSpec(
+        "Trained ReLU net minimum (digits 0-3, n = 40)",
+        "stab.relu_net_minimum(40, width=128, classes=(0, 1, 2, 3))",
+        "A real network minimum (trained to interpolation), computed exactly in the n k = 160-dimensional "
+        "Gram (NTK) space.",
+    ),
+}
+
+#: Presets: plain ids -> label and every widget value they set (a preset sets all of them, every time).
+PRESETS: dict[str, dict] = {
+    "dominant": {"label": "One sample dominates (2-D)", "problem": "dominant", "B": 1, "ratio": 0.141},
+    "incoherent": {"label": "Incoherent samples (2-D)", "problem": "incoherent", "B": 2, "ratio": 0.794},
+    "digits": {"label": "Digits least squares", "problem": "digits", "B": 4, "ratio": 0.708},
+    "relu": {"label": "Trained ReLU net minimum", "problem": "relu", "B": 2, "ratio": 0.794},
+}
+#: Values of the widgets a preset does not name (also the widgets' defaults).
+DEFAULTS = {"repl": False, "steps": 100, "runs": 1000, "seed": 0}
+
+
+def build_problem(key: str):
+    """Build a problem from scratch (slow for ``relu``: trains the net)."""
+    from dlsa_core import stability as stab
+
+    if key not in PROBLEMS:
+        raise ValueError(f"unknown problem {key!r}; use one of {sorted(PROBLEMS)}.")
+    return eval(PROBLEMS[key].call, {"stab": stab})  # noqa: S307 - fixed calls from PROBLEMS
+
+
+def _region_keys() -> tuple[str, ...]:
+    return ("batch_size", "p", "eta_star", "eta_gd", "bound_15", "bound_16", "bound_rank_one", "sufficient")
+
+
+def precompute(key: str, out_dir: Path = ASSETS) -> Path:
+    """Build one problem and its curves (both sampling schemes) and save them to ``<key>.npz``."""
+    from dlsa_core.stability.report import stability_report
+
+    start = time.perf_counter()
+    prob = build_problem(key)
+    spec = prob.spectral()
+    arrays: dict[str, np.ndarray] = {"call": np.array(PROBLEMS[key].call), "name": np.array(prob.name)}
+    if spec.space == "gram":  # ship the Gram-reduced factors (the d-dimensional Jacobians are large)
+        arrays.update(lam=spec.lam, factors=spec.factors)
+    elif prob.hessians is not None:
+        arrays["hessians"] = prob.hessians
+    else:
+        arrays["jacobians"] = prob.jacobians
+    if prob.gradients is not None:
+        arrays["gradients"] = prob.gradients
+    for repl in (False, True):
+        rep = stability_report(prob, replacement=repl)
+        for name in _region_keys():
+            arrays[f"region{int(repl)}_{name}"] = np.asarray(rep[name])
+        arrays[f"region{int(repl)}_mu_1"] = np.array(rep["mu_1"])
+    arrays.update(n=np.array(spec.n), d=np.array(spec.d), space=np.array(spec.space))
+    if key == "digits":  # the same inputs with the real labels: a regular minimum (stationary view)
+        from dlsa_core.stability.problems import digits_regular_gradients
+
+        grads, loss = digits_regular_gradients()
+        arrays.update(regular_gradients=grads, regular_loss=np.array(loss))
+    arrays["seconds"] = np.array(time.perf_counter() - start)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{key}.npz"
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def _shipped(key: str, root: Path = ASSETS) -> dict | None:
+    path = root / f"{key}.npz"
+    if key not in PROBLEMS or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError):
+        return None
+    return data if str(data.get("call")) == PROBLEMS[key].call else None
+
+
+def load_problem(key: str, *, root: Path = ASSETS):
+    """The problem, from the shipped file when it is current (milliseconds), else built (seconds).
+
+    Returns
+    -------
+    StabilityProblem
+        ``info["shipped"]`` says which; a Gram-reduced ReLU problem carries the reduction as its
+        (cached) spectral form, with factors ``(n, k, r)`` standing in for the Jacobians.
+    """
+    from dlsa_core.stability.problems import StabilityProblem
+    from dlsa_core.stability.spectral import Spectral
+
+    data = _shipped(key, root)
+    if data is None:
+        prob = build_problem(key)
+        prob.info["shipped"] = False
+        return prob
+    grads = data.get("gradients")
+    if "factors" in data:
+        spec = Spectral(
+            lam=data["lam"], n=data["factors"].shape[0], factors=data["factors"], d=int(data["d"])
+        )
+        spec.space = "gram"
+        prob = StabilityProblem(str(data["name"]), jacobians=data["factors"], gradients=grads)
+        prob._spectral["auto"] = spec
+        prob.info.update(d=int(data["d"]), n=spec.n, k=data["factors"].shape[1])
+    elif "hessians" in data:
+        prob = StabilityProblem(str(data["name"]), hessians=data["hessians"], gradients=grads)
+    else:
+        prob = StabilityProblem(str(data["name"]), jacobians=data["jacobians"], gradients=grads)
+    if "regular_gradients" in data:
+        prob.info.update(
+            regular_gradients=data["regular_gradients"], regular_loss=float(data["regular_loss"])
+        )
+    prob.info["shipped"] = True
+    return prob
+
+
+def shipped_region(key: str, replacement: bool, *, root: Path = ASSETS) -> dict | None:
+    """The precomputed batch-size curve (as :func:`stability_report` returns it), or ``None``."""
+    data = _shipped(key, root)
+    if data is None:
+        return None
+    pre = f"region{int(replacement)}_"
+    rep = {name: data[pre + name] for name in _region_keys()}
+    rep.update(
+        lambda_max=2.0 / float(rep["eta_gd"][0]),
+        mu_1=float(data[pre + "mu_1"]),
+        n=int(data["n"]),
+        d=int(data["d"]),
+        space=str(data["space"]),
+        seconds=float(data["seconds"]),
+    )
+    return rep
+
+
+def reproduce_snippet(key: str, batch_size: int, eta: float, *, replacement: bool, steps: int) -> str:
+    """Python that recomputes what the page shows at this state; it runs as printed (tested)."""
+    if key not in PROBLEMS:
+        raise ValueError(f"unknown problem {key!r}.")
+    r = f", replacement={replacement}"
+    return (
+        "from dlsa_core import stability as stab\n\n"
+        f"prob = {PROBLEMS[key].call}\n"
+        f"B, eta = {int(batch_size)}, {float(eta)!r}\n"
+        f"eta_star = stab.sgd_threshold(prob, B{r})\n"
+        f"rho = stab.spectral_radius(prob, eta, B{r})\n"
+        f"exact = stab.second_moment_trajectory(prob, eta, B, {int(steps)}{r})\n"
+        'print(f"eta*({B}) = {eta_star:.6g}, eta/eta* = {eta / eta_star:.4f}, rho(Q) = {rho:.10f}")\n'
+        'print(f"E|theta_t - theta*|^2 at t = {len(exact) - 1}: {exact[-1]:.4g}")\n'
+        f"print(stab.stability_report(prob{r})['eta_star'])\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    keys = (argv if argv is not None else sys.argv[1:]) or list(PROBLEMS)
+    for key in keys:
+        path = precompute(key)
+        print(f"{key}: wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -111,7 +111,7 @@ def run_one(cfg: EosConfig, eta: float, batch_size: int) -> dict:
         while step < cfg.max_steps:
             lr = eta * min(1.0, (step + 1) / cfg.warmup_steps)
             idx = rng.choice(n, batch_size, replace=False)  # a fresh uniform subset every step
-            for p_, g in zip(prm, _grads(prm, x[idx], y[idx])):
+            for p_, g in zip(prm, _grads(prm, x[idx], y[idx]), strict=True):
                 p_ -= lr * g
             step += 1
             if step % epoch == 0:

@@ -197,3 +197,56 @@ def loss_floor_curve(
         dist[j] = float(f_tr @ coef)
         loss[j] = 0.5 * float(f_h @ coef)
     return {"eta": etas, "excess_loss": loss, "sq_dist": dist, "eta_star": eta_star}
+
+
+#: Largest number of batches :func:`second_moment_enumerated` averages over.
+MAX_BATCHES = 5000
+
+
+def second_moment_enumerated(
+    hessians: Any, eta: float, batch_size: int, steps: int, *, replacement: bool = False
+) -> np.ndarray:
+    """Exact ``E||theta_t - theta*||^2`` of SGD by averaging over *every* possible batch (small n only).
+
+    An independent check of :func:`second_moment_trajectory`, which uses the ALG(p) form
+    ``(1-p) A S A + p mean_i A_i S A_i``: here ``Sigma <- mean_batches A_b Sigma A_b`` with
+    ``A_b = I - eta H_b`` over all ``C(n, B)`` subsets (or all ``n^B`` ordered draws with replacement).
+    Same initial second moment (``P / r``).
+
+    Raises
+    ------
+    ValueError
+        When there are more than ``MAX_BATCHES`` batches.
+    """
+    import itertools
+    import math
+
+    spec = to_spectral(hessians)
+    eta = check_eta(eta)
+    steps = _check_int(steps, "steps", 1, MAX_STEPS)
+    n, r = spec.n, spec.r
+    batch_size = _check_int(batch_size, "batch size", 1, None if replacement else n)
+    count = n**batch_size if replacement else math.comb(n, batch_size)
+    if count > MAX_BATCHES:
+        raise ValueError(f"{count:,} batches are too many to enumerate (at most {MAX_BATCHES:,}).")
+    if spec.hess is not None:
+        hs = spec.hess
+    else:
+        hs = spec.factors.transpose(0, 2, 1) @ spec.factors
+    batches = (
+        itertools.product(range(n), repeat=batch_size)
+        if replacement
+        else itertools.combinations(range(n), batch_size)
+    )
+    amats = np.array([np.eye(r) - eta * hs[list(b)].mean(axis=0) for b in batches])  # (m, r, r)
+    sig = np.eye(r) / r
+    out = np.full(steps + 1, np.inf)
+    out[0] = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(1, steps + 1):
+            sig = np.mean(amats @ sig @ amats.transpose(0, 2, 1), axis=0)
+            val = float(np.trace(sig))
+            if not np.isfinite(val) or val > 1e300:
+                break
+            out[t] = val
+    return out

@@ -96,8 +96,12 @@ _ui.sanitize_url(
         "stab.seed": _ui.number_in(0, 10_000, integer=True),
     }
 )
-if "stab.problem" not in st.session_state:  # plain key in the URL (?stab.problem=digits), not a label
+# Problem and B are synced with the URL by hand: the problem as a plain key (?stab.problem=digits), not
+# its label; B because its slider's range follows n, and a re-created bound slider re-reads the link.
+if "stab.problem" not in st.session_state:
     st.session_state["stab.problem"] = st.query_params.get("stab.problem", P0["problem"])
+if "stab.B" not in st.session_state:
+    st.session_state["stab.B"] = int(st.query_params.get("stab.B", P0["B"]))
 st.selectbox(
     "Preset",
     list(pre.PRESETS),
@@ -123,9 +127,9 @@ def explorer() -> None:
         if prob is None:
             return
         n = prob.n
-        if st.session_state.get("stab.B", 1) > n:  # only a value already in the session is clamped
-            st.session_state["stab.B"] = n
-        b = st.slider("Batch size B", 1, n, key="stab.B", bind="query-params")  # default 1 = first preset
+        st.session_state["stab.B"] = min(st.session_state["stab.B"], n)
+        b = st.slider("Batch size B", 1, n, key="stab.B")
+        st.query_params["stab.B"] = str(b)
         ratio = st.slider(
             "Step size η, in units of GD's 2/λmax(H)",
             *RATIO,
@@ -155,7 +159,7 @@ def explorer() -> None:
         ):
             col.button(label, key=f"stab.snap{f}", on_click=snap, args=(f, star, eta_gd), width="stretch")
     with right:
-        same = {b_: views.CURVE_NAMES[a] for a, b_ in views.coinciding_curves(rep) if b_ != "eta_gd"}
+        same = views.hidden_curves(rep)
         stable = bool(eta <= star * (1 + 1e-12))
         _ui.plotly(make_region_figure(rep, b, eta, stable=stable, same_as=same), key="stab.region")
         st.caption(views.region_caption(rep, stab.batch_p(n, b, replacement=repl), repl, same))

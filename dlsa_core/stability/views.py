@@ -21,10 +21,10 @@ from dlsa_core.stability.thresholds import generalized_sharpness, sharpness_curv
 
 def eta_grid(eta_star: float, eta_gd: float, points: int = 25) -> np.ndarray:
     """Step sizes for the ``rho(Q)`` panel: log-spaced from ``eta*/10`` to ``1.3 max(eta*, eta_GD)``,
-    refined within 10 % of ``eta*`` (where the crossing is), always containing ``eta*`` itself."""
+    refined to 1 % steps within 5 % of ``eta*`` (where the crossing is), always containing ``eta*``."""
     eta_star, eta_gd = check_eta(eta_star), check_eta(eta_gd)
     coarse = np.geomspace(eta_star / 10, 1.3 * max(eta_star, eta_gd), points)
-    fine = eta_star * np.linspace(0.9, 1.1, 9)
+    fine = eta_star * np.linspace(0.95, 1.05, 11)
     return np.unique(np.concatenate([coarse, fine, [eta_star, eta_gd]]))
 
 
@@ -132,6 +132,15 @@ def coinciding_curves(report: Mapping, rtol: float = 1e-3) -> list[tuple[str, st
             if np.all(np.abs(x - y) <= rtol * np.abs(x)):
                 pairs.append((a, b))
     return pairs
+
+
+def hidden_curves(report: Mapping) -> dict[str, str]:
+    """Curve key -> name of the earlier-drawn curve it coincides with (for legends and captions)."""
+    out: dict[str, str] = {}
+    for a, b in coinciding_curves(report):
+        if b != "eta_gd":
+            out.setdefault(b, CURVE_NAMES[a])
+    return out
 
 
 def headline(batch_size: int, eta: float, eta_star: float, rho: float, eta_gd: float) -> str:

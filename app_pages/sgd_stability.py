@@ -16,7 +16,14 @@ from dlsa_core.viz.stability_views import make_eos_figure, make_floor_figure, ma
 
 RATIO = (0.01, 3.0)  # the eta slider, in units of GD's threshold 2/lambda_max(H)
 RUNS = [200, 500, 1000, 2000, 5000]
-P0 = pre.PRESETS["dominant"]  # the widgets' defaults are the first preset
+P0 = pre.PRESETS["dominant"]
+TABS = [
+    "Second moment",
+    "ρ(Q) vs η",
+    "p axis",
+    "Regular minimum",
+    "Edge of stability",
+]  # the widgets' defaults are the first preset
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
@@ -113,6 +120,26 @@ st.selectbox(
 )
 
 
+def moment_tab(key: str, prob, ex: dict, eta: float, b: int, sim: tuple[int, int, int], repl: bool) -> None:
+    """The exact second moment at once; the Monte Carlo fills in when it is done (progressive)."""
+    stable = ex["stable"]
+    title = f"‖θ_t − θ*‖² at B={b}, η={eta:.4g} ({'stable' if stable else 'unstable'})"
+    moment, lyap, paths_slot = st.empty(), st.empty(), st.empty()
+    fig = make_moment_figure(ex["t"], ex["exact"], None, title=title, exact_enum=ex["exact_enum"])
+    moment.plotly_chart(fig, key="stab.moment0", config=_ui.PLOTLY_CONFIG)
+    with st.spinner("Simulating…", show_time=True):
+        mc = _ui.guarded(monte_carlo, key, eta, b, *sim, repl)
+    if mc is None:
+        return
+    fig = make_moment_figure(ex["t"], ex["exact"], mc["mc"], title=title, exact_enum=ex["exact_enum"])
+    moment.plotly_chart(fig, key="stab.moment", config=_ui.PLOTLY_CONFIG)
+    lyap.caption(views.mc_caption(mc, stable=stable))
+    if "paths" in mc:
+        with paths_slot.container():
+            fig = make_paths_figure(mc["paths"], pre.mean_hessian(prob), stable=stable)
+            _ui.plotly(fig, key="stab.paths")
+
+
 @st.fragment
 def explorer() -> None:
     left, right = st.columns([1, 2.6], gap="medium")
@@ -174,71 +201,40 @@ def explorer() -> None:
             "ρ(Q) per step", views.format_rate(ex["rho"]), help="Asymptotic growth factor of E‖θ−θ*‖²."
         )
         st.markdown(views.headline(b, eta, star, ex["rho"], eta_gd))
-        tabs = st.tabs(["Second moment", "ρ(Q) vs η", "p axis", "Regular minimum", "Edge of stability"])
-        title = f"‖θ_t − θ*‖² at B={b}, η={eta:.4g} ({'stable' if stable else 'unstable'})"
-        with tabs[0]:  # the exact curve at once; the simulation fills in below when it is done
-            moment, lyap, paths_slot = st.empty(), st.empty(), st.empty()
-            fig0 = make_moment_figure(ex["t"], ex["exact"], None, title=title, exact_enum=ex["exact_enum"])
-            moment.plotly_chart(fig0, key="stab.moment0", config=_ui.PLOTLY_CONFIG)
-        with tabs[2]:
-            fig = make_mu_figure(mu_curve(key), p_without=stab.batch_p(n, b), p_with=1.0 / b)
-            _ui.plotly(fig, key="stab.mu")
-            st.caption(views.MU_CAPTION)
-        with tabs[3]:
-            floor = pre.shipped_extras("digits").get("floor")
-            if floor:
-                fig = make_floor_figure(floor, highlight_b=b if key == "digits" else None)
-                _ui.plotly(fig, key="stab.floor")
+        # lazy tabs: only the open one runs and is sent (the browser draws one figure, not five)
+        t_moment, t_rho, t_p, t_floor, t_eos = st.tabs(TABS, key="stab.tab", on_change="rerun")
+        if t_moment.open:
+            with t_moment:
+                moment_tab(key, prob, ex, eta, b, (steps, runs, seed), repl)
+        elif t_rho.open:
+            with t_rho, st.spinner("ρ(Q) along η…", show_time=True):
+                rc = _ui.guarded(rho_curve, key, b, repl, star)
+            if rc is not None:
+                with t_rho:
+                    _ui.plotly(make_rho_figure(rc, eta=eta, eta_star=star, batch_size=b), key="stab.rho")
+        elif t_p.open:
+            with t_p:
+                fig = make_mu_figure(mu_curve(key), p_without=stab.batch_p(n, b), p_with=1.0 / b)
+                _ui.plotly(fig, key="stab.mu")
+                st.caption(views.MU_CAPTION)
+        elif t_floor.open and (floor := pre.shipped_extras("digits").get("floor")):
+            with t_floor:
+                _ui.plotly(
+                    make_floor_figure(floor, highlight_b=b if key == "digits" else None), key="stab.floor"
+                )
                 st.caption(views.floor_caption(floor["loss_at_min"]))
-        with tabs[4]:
-            eos = load_results()
-            if eos:
+        elif t_eos.open and (eos := load_results()):
+            with t_eos:
                 _ui.plotly(make_eos_figure(eos["runs"]), key="stab.eos")
                 st.caption(views.eos_caption(eos))
-        with tabs[0], st.spinner("Simulating…", show_time=True):
-            mc = _ui.guarded(monte_carlo, key, eta, b, steps, runs, seed, repl)
-        if mc is None:
-            return
-        fig = make_moment_figure(ex["t"], ex["exact"], mc["mc"], title=title, exact_enum=ex["exact_enum"])
-        moment.plotly_chart(fig, key="stab.moment", config=_ui.PLOTLY_CONFIG)
-        lyap.caption(views.mc_caption(mc, stable=stable))
-        if "paths" in mc:
-            with paths_slot.container():
-                fig = make_paths_figure(mc["paths"], pre.mean_hessian(prob), stable=stable)
-                _ui.plotly(fig, key="stab.paths")
-        with tabs[1], st.spinner("ρ(Q) along η…", show_time=True):
-            rc = _ui.guarded(rho_curve, key, b, repl, star)
-            if rc is not None:
-                _ui.plotly(make_rho_figure(rc, eta=eta, eta_star=star, batch_size=b), key="stab.rho")
-        frame = pd.DataFrame(
-            {
-                k: rep[k]
-                for k in (
-                    "batch_size",
-                    "p",
-                    "eta_star",
-                    "eta_gd",
-                    "bound_15",
-                    "bound_16",
-                    "bound_rank_one",
-                    "sufficient",
-                )
-            }
+        frame = pd.DataFrame({k: rep[k] for k in pre.CURVE_COLUMNS})
+        state = dict(
+            problem=key, B=b, eta=eta, eta_star=star, replacement=repl, steps=steps, runs=runs, seed=seed
         )
         c1, c2 = st.columns(2)
         with c1:
             _ui.download_csv("Download the curve (CSV)", frame, f"sgd_stability_{key}.csv", key="stab.csv")
         with c2:
-            state = {
-                "problem": key,
-                "B": b,
-                "eta": eta,
-                "eta_star": star,
-                "replacement": repl,
-                "steps": steps,
-                "runs": runs,
-                "seed": seed,
-            }
             _ui.download_json("Download the state (JSON)", state, "sgd_stability_state.json", key="stab.json")
         with st.expander("Reproduce in Python"):
             st.code(pre.reproduce_snippet(key, b, eta, replacement=repl, steps=steps), language="python")

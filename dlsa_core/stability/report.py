@@ -88,7 +88,7 @@ def exact_report(
         "exact_enum": enum,
         "eta_star": eta_star,
         "rho": spectral_radius(spec, eta, batch_size, replacement=replacement),
-        "stable": bool(eta <= eta_star),
+        "stable": bool(eta <= eta_star * (1 + 1e-12)),  # snapping to eta* must read "stable"
         "p": batch_p(spec.n, batch_size, replacement=replacement),
     }
 
@@ -177,7 +177,7 @@ def dynamics_report(
         "eta_star": eta_star,
         "rho": spectral_radius(problem, eta, batch_size, replacement=replacement),
         "rho_mc": rho_mc,
-        "stable": bool(eta <= eta_star),
+        "stable": bool(eta <= eta_star * (1 + 1e-12)),  # snapping to eta* must read "stable"
         "p": sim["p"],
     }
     if n_paths:

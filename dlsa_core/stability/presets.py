@@ -34,29 +34,29 @@ class ProblemSpec:
 
 PROBLEMS: dict[str, ProblemSpec] = {
     "dominant": ProblemSpec(
-        "2-D quadratic: one dominant sample",
+        "2-D: one dominant sample",
         "stab.dominant_sample_2d()",
         "One sample carries H's top direction: at B = 1 SGD tolerates only an eighth of GD's step.",
     ),
     "incoherent": ProblemSpec(
-        "2-D quadratic: incoherent samples",
+        "2-D: incoherent samples",
         "stab.incoherent_2d()",
         "H looks isotropic but each sample is sharp in its own direction: the trace bound is tight.",
     ),
     "toy": ProblemSpec(
-        "2-D toy with hand-checkable values",
+        "2-D toy (hand-checkable)",
         "stab.toy_rank_one_2d()",
         "Check by hand: eta*(1) = 0.5760, eta*(2) = 0.9382, eta*(3) = GD's 1.1315.",
     ),
     "digits": ProblemSpec(
-        "Least squares on digits (d = 64, n = 200)",
+        "Digits least squares (n = 200)",
         "stab.digits_least_squares()",
         "Real data, realizable targets (y = X theta0, so the minimum interpolates): correlated pixels make "
         "SGD's threshold approach GD's quickly as B grows. With the real labels the minimum is regular: "
         "see the 'Regular minimum' tab.",
     ),
     "relu": ProblemSpec(
-        "Trained ReLU net minimum (digits 0-3, n = 40)",
+        "ReLU net minimum (n = 40)",
         "stab.relu_net_minimum(40, width=128, classes=(0, 1, 2, 3))",
         "A real network minimum (trained to interpolation), computed exactly in the n k = 160-dimensional "
         "Gram (NTK) space.",

@@ -171,3 +171,24 @@ def test_math_follows_the_replacement_flag():
     app = open_page({"stab.repl": "true"})
     latex = " ".join(el.value for el in app.get("latex"))
     assert r"\frac{1}{B}" in latex and r"\quadp" not in latex and "(n-B)" not in latex
+
+
+@pytest.mark.parametrize(
+    "tab,title",
+    [
+        ("ρ(Q) vs η", "Growth factor per step ρ(Q)"),
+        ("p axis", "Generalised sharpness on the p axis"),
+        ("Regular minimum", "Regular minimum: stationary excess loss"),
+        ("Edge of stability", "Edge of stability, small"),
+    ],
+)
+def test_each_view_renders_only_when_open(tab, title):
+    """The views of issue 8; tabs are lazy (only the open one runs and is sent)."""
+    app = open_page(LIGHT)
+    titles = [json.loads(e.proto.spec)["layout"]["title"]["text"] for e in app.get("plotly_chart")]
+    assert not any(t.startswith(title) for t in titles)
+    app.session_state["stab.tab"] = tab
+    app.run()
+    assert not app.exception, app.exception
+    titles = [json.loads(e.proto.spec)["layout"]["title"]["text"] for e in app.get("plotly_chart")]
+    assert any(t.startswith(title) for t in titles) and len(titles) == 2  # region figure + the open view

@@ -108,7 +108,7 @@ _ui.sanitize_url(
 if "stab.problem" not in st.session_state:
     st.session_state["stab.problem"] = st.query_params.get("stab.problem", P0["problem"])
 if "stab.B" not in st.session_state:
-    st.session_state["stab.B"] = int(st.query_params.get("stab.B", P0["B"]))
+    st.session_state["stab.B"] = int(float(st.query_params.get("stab.B", P0["B"])))  # "4.0" is valid too
 st.selectbox(
     "Preset",
     list(pre.PRESETS),

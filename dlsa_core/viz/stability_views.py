@@ -9,7 +9,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from dlsa_core.viz.stability import _LAYOUT, BLUE, GREY, ORANGE, PURPLE, SKY, STABLE, UNSTABLE, positive_range
+from dlsa_core.viz.stability import (
+    _LAYOUT,
+    BLUE,
+    GREY,
+    ORANGE,
+    PURPLE,
+    SKY,
+    STABLE,
+    UNSTABLE,
+    _log_ticks,
+    positive_range,
+)
 
 _PALETTE = (BLUE, ORANGE, STABLE, PURPLE, SKY, UNSTABLE, GREY)
 
@@ -54,8 +65,19 @@ def make_rho_figure(curve: Mapping, *, eta: float, eta_star: float, batch_size: 
         **_LAYOUT,
         height=420,
         title=dict(text=f"Growth factor per step ρ(Q) vs η (crosses 1 at η* = {eta_star:.4g})", x=0),
-        xaxis=dict(title="step size η (log)", type="log", tickformat=".3~g"),
-        yaxis=dict(title="ρ(Q) (log)", type="log", range=[lo, hi], exponentformat="power"),
+        xaxis=dict(
+            title="step size η (log)",
+            type="log",
+            tickvals=_log_ticks(etas.min(), etas.max()),
+            tickformat=".3~g",
+        ),
+        yaxis=dict(
+            title="ρ(Q) (log)",
+            type="log",
+            range=[lo, hi],
+            tickvals=_log_ticks(10**lo, 10**hi),
+            tickformat=".3~g",
+        ),
     )
     return fig
 
@@ -137,14 +159,24 @@ def make_floor_figure(floor: Mapping, *, highlight_b: int | None = None) -> go.F
             )
         )
     lo, hi = positive_range(np.asarray(floor["excess_loss"]))
+    eta = np.asarray(floor["eta"], float)
     fig.update_layout(
         **_LAYOUT,
         height=420,
         title=dict(text="Regular minimum: stationary excess loss E[L] − L(θ*) vs step size", x=0),
         xaxis=dict(
-            title="step size η (log; each curve ends just below its η*(B))", type="log", tickformat=".3~g"
+            title="step size η (log; each curve ends just below its η*(B))",
+            type="log",
+            tickvals=_log_ticks(np.nanmin(eta), np.nanmax(eta)),
+            tickformat=".3~g",
         ),
-        yaxis=dict(title="excess loss (log)", type="log", range=[lo, hi], exponentformat="power"),
+        yaxis=dict(
+            title="excess loss (log)",
+            type="log",
+            range=[lo, hi],
+            tickvals=_log_ticks(10**lo, 10**hi),
+            tickformat=".3~g",
+        ),
     )
     return fig
 
@@ -159,6 +191,8 @@ def make_eos_figure(runs: Sequence[Mapping]) -> go.Figure:
     done = [r for r in runs if r.get("converged")]
     etas = sorted({r["eta"] for r in done})
     bmax = max((r["batch_size"] for r in done), default=1)
+    vals = [v for r in done for v in (r["lambda_max_h"], r["lambda_max_cd"], 2 / r["eta"])] or [1.0, 10.0]
+    yrange = (min(vals) / 1.2, max(vals) * 1.2)
     for j, eta in enumerate(etas):
         colour = _PALETTE[j % len(_PALETTE)]
         rs = sorted((r for r in done if r["eta"] == eta), key=lambda r: r["batch_size"])
@@ -195,7 +229,11 @@ def make_eos_figure(runs: Sequence[Mapping]) -> go.Figure:
         **_LAYOUT,
         height=460,
         title=dict(text="Edge of stability, small: sharpness of the minima SGD reached vs batch size", x=0),
-        xaxis=dict(title="batch size B (log; the largest is full-batch GD)", type="log"),
-        yaxis=dict(title="sharpness (log)", type="log"),
+        xaxis=dict(
+            title="batch size B (log; the largest is full-batch GD)",
+            type="log",
+            tickvals=sorted({r["batch_size"] for r in done}),
+        ),
+        yaxis=dict(title="sharpness (log)", type="log", tickvals=_log_ticks(*yrange), tickformat=".3~g"),
     )
     return fig

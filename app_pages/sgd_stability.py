@@ -125,12 +125,15 @@ def moment_tab(key: str, prob, ex: dict, eta: float, b: int, sim: tuple[int, int
     stable = ex["stable"]
     title = f"‖θ_t − θ*‖² at B={b}, η={eta:.4g} ({'stable' if stable else 'unstable'})"
     moment, lyap, paths_slot = st.empty(), st.empty(), st.empty()
-    fig = make_moment_figure(ex["t"], ex["exact"], None, title=title, exact_enum=ex["exact_enum"])
-    moment.plotly_chart(fig, key="stab.moment0", config=_ui.PLOTLY_CONFIG)
+    seen = st.session_state.setdefault("stab._simulated", set())  # cached runs: draw once, no flicker
+    if (key, eta, b, *sim, repl) not in seen:
+        fig = make_moment_figure(ex["t"], ex["exact"], None, title=title, exact_enum=ex["exact_enum"])
+        moment.plotly_chart(fig, key="stab.moment0", config=_ui.PLOTLY_CONFIG)
     with st.spinner("Simulating…", show_time=True):
         mc = _ui.guarded(monte_carlo, key, eta, b, *sim, repl)
     if mc is None:
         return
+    seen.add((key, eta, b, *sim, repl))
     fig = make_moment_figure(ex["t"], ex["exact"], mc["mc"], title=title, exact_enum=ex["exact_enum"])
     moment.plotly_chart(fig, key="stab.moment", config=_ui.PLOTLY_CONFIG)
     lyap.caption(views.mc_caption(mc, stable=stable))

@@ -34,11 +34,18 @@ for section in SECTIONS:
         sections[section] = pages
 
 nav = st.navigation(sections)
+# Pages that paint without torch: naming the device imports torch (~1.5 s), so it happens after them.
+TORCH_LATER = {"", "jointly_smooth", "sgd_stability"}  # "" is the default page (home)
 
 with st.sidebar:
-    st.caption(f"Compute device: **{_setup_compute()}**")
+    device_line = st.empty()
     st.caption(
         "dlsa shows each result exactly where the theory is exact, and labels what is measured and what is predicted."
     )
+if nav.url_path not in TORCH_LATER:
+    device_line.caption(f"Compute device: **{_setup_compute()}**")
 
 nav.run()
+
+if nav.url_path in TORCH_LATER:
+    device_line.caption(f"Compute device: **{_setup_compute()}**")

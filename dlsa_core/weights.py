@@ -73,6 +73,36 @@ def _write_manifest(manifest: dict[str, Any], root: Path) -> None:
     os.replace(tmp, root / MANIFEST)
 
 
+def _portable_token(token: str, root: Path) -> str:
+    if not token.startswith("/") or len(token) < 2:
+        return token
+    path = Path(token)
+    try:
+        return str(path.resolve().relative_to(root.resolve()))  # inside the repository: relative
+    except ValueError:
+        pass
+    if "/dlsa_core/" in token:  # a module of this package run by path on another checkout
+        return token[token.index("/dlsa_core/") + 1 :]
+    return f"<outside-repo>/{path.name}"  # e.g. a scratch output folder of the training machine
+
+
+def portable(value: Any, root: str | Path | None = None) -> Any:
+    """Rewrite absolute paths in a card (strings, lists, dicts, recursively) relative to the repository.
+
+    ``/any/checkout/dlsa_core/diffusion/train.py`` -> ``dlsa_core/diffusion/train.py``; a path inside
+    ``root`` (default: the repository) -> relative; other absolute paths -> ``<outside-repo>/<name>``.
+    Cards must not record the training machine's directories.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    if isinstance(value, str):
+        return " ".join(_portable_token(t, root) for t in value.split(" "))
+    if isinstance(value, list):
+        return [portable(v, root) for v in value]
+    if isinstance(value, dict):
+        return {k: portable(v, root) for k, v in value.items()}
+    return value
+
+
 def save(
     name: str,
     tensors: dict[str, Any],
@@ -112,7 +142,7 @@ def save(
     }
     save_file(clean, str(folder / "model.safetensors"), metadata={"name": name})
     (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    (folder / "card.json").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    (folder / "card.json").write_text(json.dumps(portable(card), indent=2, default=str) + "\n")
     manifest = read_manifest(root)
     manifest[name] = {
         f: {"sha256": sha256_file(folder / f), "bytes": (folder / f).stat().st_size} for f in FILES

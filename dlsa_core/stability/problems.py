@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
-from dlsa_core.device import get_device
 from dlsa_core.stability.spectral import Spectral, as_array, spectral_from_factors, spectral_from_hessians
 
 
@@ -108,17 +106,47 @@ def incoherent_2d(n: int = 6) -> StabilityProblem:
 def digits_least_squares(n_samples: int = 200, *, seed: int = 0) -> StabilityProblem:
     """Least squares on scikit-learn digits (8x8, pixels in [0, 1]): ``H_i = x_i x_i^T``, d = 64.
 
-    At an interpolating least-squares solution the per-sample Hessians are exactly ``x_i x_i^T``.
+    At an interpolating least-squares solution the per-sample Hessians are exactly ``x_i x_i^T``. The
+    targets are taken realizable (``y = X theta0`` for some ``theta0``), so the minimum interpolates; the
+    real labels give a regular minimum with the same Hessians (:func:`digits_regular_gradients`).
     """
+    x, _ = _digits_subset(n_samples, seed)
+    prob = rank_one_problem(x, name="digits least squares")
+    prob.info.update(
+        data="sklearn digits",
+        what="real data with realizable targets (y = X theta0: an interpolating minimum), H_i = x_i x_i^T",
+    )
+    return prob
+
+
+def _digits_subset(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
-    x = load_digits().data / 16.0
+    digits = load_digits()
+    x = digits.data / 16.0
     if not 2 <= n_samples <= len(x):
         raise ValueError(f"n_samples must be in [2, {len(x)}], got {n_samples}.")
     idx = np.random.default_rng(seed).choice(len(x), size=n_samples, replace=False)
-    prob = rank_one_problem(x[idx], name="digits least squares")
-    prob.info.update(data="sklearn digits", what="real data: pixels are correlated, H_i = x_i x_i^T")
-    return prob
+    return x[idx], digits.target[idx].astype(np.float64)
+
+
+def digits_regular_gradients(n_samples: int = 200, *, seed: int = 0) -> tuple[np.ndarray, float]:
+    """Per-sample gradients at the least-squares minimum of :func:`digits_least_squares` with the real labels.
+
+    With ``n = 200 > rank 59`` the real labels cannot be fitted: the minimum is *regular* (loss about
+    1.44), ``g_i = x_i (x_i^T theta* - y_i)`` sum to zero but are not zero.
+
+    Returns
+    -------
+    gradients : (n_samples, 64) float64
+    loss : float
+        ``mean_i (x_i^T theta* - y_i)^2 / 2`` at the minimum.
+    """
+    x, y = _digits_subset(n_samples, seed)
+    theta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    resid = x @ theta - y
+    g = x * resid[:, None]
+    return g - g.mean(axis=0), float(0.5 * np.mean(resid**2))  # remove the lstsq round-off (~1e-12)
 
 
 def relu_net_minimum(
@@ -129,7 +157,7 @@ def relu_net_minimum(
     scalar_output: bool = False,
     seed: int = 0,
     max_iter: int = 400,
-    device: str | torch.device | None = None,
+    device: Any = None,
 ) -> StabilityProblem:
     """Train a one-hidden-layer ReLU net to interpolation on a digits subset; return its Jacobians.
 
@@ -143,7 +171,10 @@ def relu_net_minimum(
         ``jacobians`` of shape ``(n_samples, k, d)`` float64, ``d = width * (64 + 1 + k) + k``;
         ``info`` holds ``train_loss``, ``width``, ``d``, ``seconds``.
     """
+    import torch
     from sklearn.datasets import load_digits
+
+    from dlsa_core.device import get_device
 
     if width < 1 or width > 20_000:
         raise ValueError(f"width must be in [1, 20000], got {width}.")

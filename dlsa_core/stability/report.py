@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,78 @@ def stability_report(problem: Any, batch_sizes: Any = None, *, replacement: bool
     }
 
 
+def exact_report(
+    problem: Any, eta: float, batch_size: int, *, steps: int = 100, replacement: bool = False
+) -> dict:
+    """The exact (deterministic) side of the dynamics at one (B, eta): fast, no simulation.
+
+    Returns
+    -------
+    dict with ``t`` (steps + 1,) int; ``exact`` (steps + 1,) float64: ``E||theta_t - theta*||^2`` by the
+    ALG(p) recursion; ``exact_enum``: the same by averaging over every batch (an independent check, only
+    for small problems, else ``None``); ``eta_star``; ``rho`` (spectral radius of Q, the asymptotic
+    per-step factor); ``stable`` (``eta <= eta*``); ``p``.
+    """
+    from dlsa_core.stability.recursion import MAX_BATCHES, second_moment_enumerated, second_moment_trajectory
+    from dlsa_core.stability.thresholds import sgd_threshold, spectral_radius
+
+    spec = to_spectral(problem)
+    eta_star = sgd_threshold(spec, batch_size, replacement=replacement)
+    exact = second_moment_trajectory(spec, eta, batch_size, steps, replacement=replacement)
+    count = spec.n**batch_size if replacement else math.comb(spec.n, batch_size)
+    enum = (
+        second_moment_enumerated(spec, eta, batch_size, steps, replacement=replacement)
+        if count * spec.r**2 <= MAX_BATCHES * 4
+        else None
+    )
+    return {
+        "t": np.arange(steps + 1),
+        "exact": exact,
+        "exact_enum": enum,
+        "eta_star": eta_star,
+        "rho": spectral_radius(spec, eta, batch_size, replacement=replacement),
+        "stable": bool(eta <= eta_star * (1 + 1e-12)),  # snapping to eta* must read "stable"
+        "p": batch_p(spec.n, batch_size, replacement=replacement),
+    }
+
+
+def mc_report(
+    problem: Any,
+    eta: float,
+    batch_size: int,
+    *,
+    steps: int = 100,
+    runs: int = 1000,
+    seed: int = 0,
+    replacement: bool = False,
+    n_paths: int = 0,
+    device: Any = None,
+) -> dict:
+    """The Monte Carlo side: SGD and ALG(p) summaries (:func:`mc_summary`), optional single ``paths``,
+    and ``seconds`` (wall time of the simulation)."""
+    import time
+
+    from dlsa_core.stability.simulation import mc_summary, simulate_sgd
+
+    start = time.perf_counter()
+    sim = simulate_sgd(
+        problem,
+        eta,
+        batch_size,
+        steps,
+        runs,
+        seed=seed,
+        device=device,
+        replacement=replacement,
+        n_paths=n_paths,
+    )
+    out = {"mc": {proc: mc_summary(sim[proc]) for proc in ("sgd", "mixture")}}
+    out["seconds"] = time.perf_counter() - start
+    if n_paths:
+        out["paths"] = sim["paths"]
+    return out
+
+
 def dynamics_report(
     problem: Any,
     eta: float,
@@ -104,7 +177,7 @@ def dynamics_report(
         "eta_star": eta_star,
         "rho": spectral_radius(problem, eta, batch_size, replacement=replacement),
         "rho_mc": rho_mc,
-        "stable": bool(eta <= eta_star),
+        "stable": bool(eta <= eta_star * (1 + 1e-12)),  # snapping to eta* must read "stable"
         "p": sim["p"],
     }
     if n_paths:

@@ -13,9 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
-from dlsa_core.device import get_device
 from dlsa_core.stability.spectral import _check_int, as_array, batch_p, check_eta, to_spectral
 
 PROCESSES = ("sgd", "mixture")
@@ -31,7 +29,7 @@ def simulate_sgd(
     runs: int,
     *,
     seed: int,
-    device: str | torch.device | None = None,
+    device: Any = None,
     gradients: Any = None,
     replacement: bool = False,
     processes: tuple[str, ...] = PROCESSES,
@@ -64,6 +62,10 @@ def simulate_sgd(
         ``"paths"`` ``(n_paths, steps + 1, d)`` when requested. Initial points are ``N(0, I/r)`` on range(H)
         (expected squared distance 1), the same for both processes. Overflow is reported as ``inf``.
     """
+    import torch  # imported here: pages that only need the exact theory paint without it
+
+    from dlsa_core.device import get_device
+
     spec = to_spectral(hessians)
     eta = check_eta(eta)
     n, r = spec.n, spec.r
@@ -99,7 +101,7 @@ def simulate_sgd(
         gvec = torch.as_tensor(g @ spec.basis, device=dev, dtype=dt)
     theta0 = torch.randn(runs, r, generator=gen, device=dev, dtype=dt) / np.sqrt(r)
 
-    def step(theta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def step(theta, w):
         # w: (runs, n) sample weights of this step (1/B on the batch, 1/n for GD, 1 for one sample)
         if mats is not None:
             hw = (w @ mats).view(runs, r, r)
@@ -111,7 +113,7 @@ def simulate_sgd(
             grad = grad + w @ gvec
         return theta - eta * grad
 
-    def weights(proc: str) -> torch.Tensor:
+    def weights(proc: str):
         w = torch.zeros(runs, n, device=dev, dtype=dt)
         if proc == "sgd":
             if replacement:
@@ -149,8 +151,45 @@ def simulate_sgd(
 
 
 def mc_summary(sq: np.ndarray) -> dict:
-    """Mean of ``||theta_t - theta*||^2`` over runs with a 2-standard-error band, each (steps + 1,)."""
-    with np.errstate(invalid="ignore", over="ignore"):
+    """What a finite Monte Carlo sample says about ``||theta_t - theta*||^2``, each entry (steps + 1,).
+
+    The second moment of SGD is carried by rare, heavy-tailed runs near and above ``eta*``: a sample
+    mean then typically *under*-estimates it, and its standard error is itself unreliable. So beside
+    the mean with its 2-SE band we report the median and the 10-90 % quantiles (what a typical run
+    does), and the top Lyapunov exponent estimated from the runs (negative: almost every run
+    converges, whatever the mean does).
+
+    Returns
+    -------
+    dict with ``mean``, ``lo``/``hi`` (mean -+ 2 SE; ``lo`` is ``nan`` where it would be <= 0: a
+    log axis cannot show it), ``se``, ``median``, ``q10``, ``q90`` (each (steps + 1,)), and scalars
+    ``lyapunov`` (mean over runs of ``log(||theta_T|| / ||theta_0||) / T`` per step), ``lyapunov_se``
+    and ``runs``.
+    """
+    runs, t1 = sq.shape
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         mean = sq.mean(axis=0)
-        se = sq.std(axis=0, ddof=1) / np.sqrt(sq.shape[0]) if sq.shape[0] > 1 else np.zeros_like(mean)
-    return {"mean": mean, "lo": np.maximum(mean - 2 * se, 0.0), "hi": mean + 2 * se, "se": se}
+        se = sq.std(axis=0, ddof=1) / np.sqrt(runs) if runs > 1 else np.zeros_like(mean)
+        lo = mean - 2 * se
+        lo[~(lo > 0)] = np.nan
+        q10, median, q90 = np.quantile(sq, [0.1, 0.5, 0.9], axis=0)
+        # per-run growth rate of ||theta|| per step (1e-300 floor: a run that hit exactly 0 converged)
+        rate = 0.5 * (np.log(np.maximum(sq[:, -1], 1e-300)) - np.log(sq[:, 0])) / max(t1 - 1, 1)
+    rate = np.where(np.isnan(rate), np.inf, rate)  # a run that overflowed grew without bound
+    if np.isfinite(rate).all():
+        lyap = float(rate.mean())
+        lyap_se = float(rate.std(ddof=1) / np.sqrt(runs)) if runs > 1 else 0.0
+    else:  # some runs overflowed: the mean rate is not finite; the median still locates the typical run
+        lyap, lyap_se = float(np.median(rate)), float("nan")
+    return {
+        "mean": mean,
+        "lo": lo,
+        "hi": mean + 2 * se,
+        "se": se,
+        "median": median,
+        "q10": q10,
+        "q90": q90,
+        "lyapunov": lyap,
+        "lyapunov_se": lyap_se,
+        "runs": runs,
+    }

@@ -43,7 +43,9 @@ def _log_ticks(lo: float, hi: float, *, integer: bool = False) -> list[float]:
     return ticks
 
 
-def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: bool) -> go.Figure:
+def make_region_figure(
+    report: Mapping, batch_size: int, eta: float, *, stable: bool, same_as: Mapping[str, str] | None = None
+) -> go.Figure:
     """Stability region in the (batch size, step size) plane, both axes logarithmic.
 
     Parameters
@@ -53,7 +55,11 @@ def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: 
     batch_size, eta : the current point.
     stable : bool
         Verdict at the current point (``eta <= eta*(B)``), used for its colour.
+    same_as : mapping, optional
+        Curve key -> name of the curve it coincides with (``views.coinciding_curves``); the legend says
+        "(hidden: = η*)" so that a curve drawn under another is not mistaken for missing.
     """
+    same_as = dict(same_as or {})
     b = np.asarray(report["batch_size"], dtype=float)
     star = np.asarray(report["eta_star"])
     gd = float(np.asarray(report["eta_gd"])[0])
@@ -83,12 +89,14 @@ def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: 
         )
     )
     bounds = (
-        ("bound_rank_one", "necessary: rank-one bound (24)", PURPLE, "dot"),
-        ("bound_15", "necessary: top-eigenvector bound (15)", BLUE, "dashdot"),
-        ("bound_16", "necessary: trace bound (16)", ORANGE, "dot"),
+        ("bound_rank_one", "necessary: rank-one bound", PURPLE, "dot"),
+        ("bound_15", "necessary: top-eigenvector bound", BLUE, "dashdot"),
+        ("bound_16", "necessary: trace bound", ORANGE, "dot"),
         ("sufficient", "sufficient: convexity lower bound", SKY, "longdash"),
     )
     for key, name, colour, dash in bounds:
+        if key in same_as:
+            name += f" (= {same_as[key]} here)"
         fig.add_trace(
             go.Scatter(
                 x=b, y=report[key], mode="lines", name=name, line=dict(color=colour, dash=dash, width=1.6)
@@ -138,62 +146,130 @@ def make_region_figure(report: Mapping, batch_size: int, eta: float, *, stable: 
     return fig
 
 
+def positive_range(*arrays: np.ndarray, pad: float = 1.5) -> tuple[float, float]:
+    """``(log10 lo, log10 hi)`` covering every finite positive value of ``arrays`` (for a log axis)."""
+    vals = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays if a is not None])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if vals.size == 0:
+        return -1.0, 1.0
+    return float(np.log10(vals.min() / pad)), float(np.log10(vals.max() * pad))
+
+
 def make_moment_figure(
-    t: np.ndarray, exact: np.ndarray, mc: Mapping[str, Mapping[str, np.ndarray]], *, title: str
+    t: np.ndarray,
+    exact: np.ndarray,
+    mc: Mapping[str, Mapping[str, np.ndarray]] | None,
+    *,
+    title: str,
+    exact_enum: np.ndarray | None = None,
 ) -> go.Figure:
-    """``E||theta_t - theta*||^2`` over t: exact recursion (line) and Monte Carlo means with 2-SE bands.
+    """``E||theta_t - theta*||^2`` over t: the exact claim, and what a finite Monte Carlo sample sees.
 
     Parameters
     ----------
-    t : (T,) int steps; exact : (T,) float64 from the recursion (``inf`` where it overflowed).
-    mc : ``{"SGD": summary, "GD/single-sample mixture ALG(p)": summary}`` with ``mean``, ``lo``, ``hi``.
+    t : (T,) int steps
+    exact : (T,) float64
+        ALG(p) recursion (``inf`` where it overflowed): by the paper, also SGD's exact second moment.
+    mc : ``{"sgd": summary, "mixture": summary}`` (:func:`dlsa_core.stability.mc_summary`) or ``None``
+        (simulation still running). SGD is drawn as its mean with a 2-SE band (where the band's lower
+        edge is positive) and its median with the 10-90 % quantile band; ALG(p) as its mean.
+    exact_enum : (T,) float64, optional
+        SGD's exact second moment by averaging over every batch, drawn as markers on the line.
+
+    The y axis is set explicitly to cover every plotted finite positive value.
     """
     fig = go.Figure()
-    styles = {0: (BLUE, "circle"), 1: (ORANGE, "diamond")}
-    for j, (name, s) in enumerate(mc.items()):
-        colour, symbol = styles[j % 2]
-        rgba = "rgba(0,114,178,0.15)" if j % 2 == 0 else "rgba(230,159,0,0.18)"
+    shown = [exact]
+    if mc is not None:
+        sgd, mix = mc["sgd"], mc["mixture"]
         fig.add_trace(
-            go.Scatter(x=t, y=s["hi"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
+            go.Scatter(
+                x=t, y=sgd["q90"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip"
+            )
         )
         fig.add_trace(
             go.Scatter(
                 x=t,
-                y=np.maximum(s["lo"], 1e-300),
+                y=sgd["q10"],
                 mode="lines",
                 line=dict(width=0),
                 fill="tonexty",
-                fillcolor=rgba,
-                name=f"{name}: Monte Carlo ±2 SE",
+                fillcolor="rgba(86,180,233,0.22)",
+                name="SGD runs: 10-90 % quantiles",
                 hoverinfo="skip",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t, y=sgd["median"], mode="lines", name="SGD runs: median", line=dict(color=SKY, width=2)
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=sgd["mean"],
+                mode="lines",
+                name=f"SGD: Monte Carlo mean of {sgd['runs']} runs",
+                line=dict(color=BLUE, width=1.5),
+            )
+        )
+        fig.add_trace(
+            go.Scatter(x=t, y=sgd["hi"], mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=t,
+                y=sgd["lo"],
+                mode="lines",
+                line=dict(width=0),
+                fill="tonexty",
+                fillcolor="rgba(0,114,178,0.15)",
+                name="SGD mean ± 2 SE (lower edge cut where ≤ 0)",
+                hoverinfo="skip",
+                connectgaps=False,
             )
         )
         stride = max(1, len(t) // 40)
         fig.add_trace(
             go.Scatter(
                 x=t[::stride],
-                y=s["mean"][::stride],
+                y=mix["mean"][::stride],
                 mode="markers",
-                name=f"{name}: Monte Carlo mean (measured)",
-                marker=dict(color=colour, symbol=symbol, size=6),
+                name="ALG(p): Monte Carlo mean",
+                marker=dict(color=ORANGE, symbol="diamond", size=6),
             )
         )
+        shown += [sgd["q10"], sgd["q90"], sgd["median"], sgd["mean"], sgd["lo"], sgd["hi"], mix["mean"]]
     finite = np.isfinite(exact)
     fig.add_trace(
         go.Scatter(
             x=t[finite],
             y=exact[finite],
             mode="lines",
-            name="exact recursion (predicted)",
+            name="exact second moment (ALG(p) recursion = SGD's)",
             line=dict(color="black", width=2.5),
         )
     )
+    if exact_enum is not None:
+        ok = np.isfinite(exact_enum)
+        stride = max(1, len(t) // 25)
+        fig.add_trace(
+            go.Scatter(
+                x=t[ok][::stride],
+                y=exact_enum[ok][::stride],
+                mode="markers",
+                name="exact SGD, averaged over every batch",
+                marker=dict(color="black", symbol="circle-open", size=9),
+            )
+        )
+        shown.append(exact_enum)
+    lo, hi = positive_range(*shown)
     fig.update_layout(
         **_LAYOUT,
-        height=440,
+        height=460,
         title=dict(text=title, x=0),
         xaxis=dict(title="step t"),
-        yaxis=dict(title="E‖θ_t − θ*‖² (log)", type="log", exponentformat="power"),
+        yaxis=dict(title="‖θ_t − θ*‖² (log)", type="log", exponentformat="power", range=[lo, hi]),
     )
     return fig
 

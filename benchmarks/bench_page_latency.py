@@ -1,0 +1,193 @@
+"""Page latency in a real browser: every page's presets, cold (fresh server) and warm (slider move).
+
+Run: ``python benchmarks/bench_page_latency.py [--pages sgd_stability ...] [--repeat 1] [--json out.json]``
+
+For each page and each preset link in :data:`PAGES` (add your page's presets there):
+
+* **cold**: a fresh ``streamlit run app.py`` server (already healthy, nothing cached, nothing imported by
+  a page yet), a new browser session opens the link; we time ``first figure`` (the first Plotly chart
+  drawn) and ``complete`` (the script finished and no spinner/skeleton is left);
+* **reload**: a second browser session opens the same link on the same server (caches warm);
+* **warm**: in that session the first slider of the main area moves one step (keyboard), and we time
+  ``first update`` (the first Plotly chart's data changed) and ``complete``.
+
+The server runs with ``OMP_NUM_THREADS=1`` like the tests. Numbers on a shared 2-core machine are
+pessimistic: the load average is printed beside them. Targets (issue 8): cold first figure <= 2 s,
+warm first update <= 300 ms. Uses Debian's Chromium (never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote_plus, urlencode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _q(**kw) -> str:
+    return urlencode(kw, quote_via=quote_plus)
+
+
+#: page url_path -> preset query strings (without "?"). "" is the page as it opens. "home" is the
+#: baseline: Streamlit's own cost (browser, bundle, websocket) on a page without figures, same run.
+PAGES: dict[str, list[str]] = {
+    "home": [""],
+    "sgd_stability": [
+        "",  # "One sample dominates" (the widgets' defaults)
+        _q(**{"stab.problem": "incoherent", "stab.B": 2, "stab.ratio": 0.794}),
+        _q(**{"stab.problem": "digits", "stab.B": 4, "stab.ratio": 0.708}),
+        _q(**{"stab.problem": "relu", "stab.B": 2, "stab.ratio": 0.794}),
+    ],
+    "jointly_smooth": [  # the presets of app_pages/jointly_smooth.py as link values (update with the page)
+        "",
+        _q(**{"jsf.d": 400}),
+        _q(**{"jsf.dataset": "Parameter redundancy"}),
+        _q(**{"jsf.dataset": "Corrupted digits", "jsf.scale": 1.0}),
+        _q(**{"jsf.n": 20000, "jsf.d": 150, "jsf.kernel": "Gaussian (landmarks)"}),
+    ],
+}
+
+CHANGED_JS = """([before, t0]) => {
+  const g = document.querySelector('.js-plotly-plot');
+  if (!g || !g.data) return false;
+  const now = JSON.stringify(g.data.map(t => [t.x, t.y]));
+  if (now !== before) { window.__dlsa_changed = window.__dlsa_changed || performance.now(); return true; }
+  return false;
+}"""
+DATA_JS = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g.data ? JSON.stringify(g.data.map(t => [t.x, t.y])) : ''; }"
+
+
+def wait_complete(page, timeout_ms: int = 180_000) -> None:
+    page.wait_for_selector(
+        '[data-testid="stApp"][data-test-connection-state="CONNECTED"]', timeout=timeout_ms
+    )
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_function(
+        '() => !document.querySelector(\'[data-testid="stSkeleton"], [data-testid="stSpinner"]\')',
+        timeout=timeout_ms,
+        polling=50,
+    )
+
+
+def measure_open(browser, url: str, expect_figure: bool = True) -> tuple[dict, object]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    t0 = time.perf_counter()
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector("h1", timeout=180_000, state="visible")
+    title = time.perf_counter() - t0
+    first = float("nan")
+    if expect_figure:  # the baseline (home) has no figure
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=180_000, state="visible")
+        first = time.perf_counter() - t0
+    wait_complete(page)
+    done = time.perf_counter() - t0
+    errors = page.locator('[data-testid="stException"]').count()
+    return {"title_s": title, "first_figure_s": first, "complete_s": done, "exceptions": errors}, page
+
+
+def measure_slider(page) -> dict:
+    sliders = page.locator('section.stMain [data-testid="stSlider"] [role="slider"]')
+    if sliders.count() == 0:
+        sliders = page.get_by_test_id("stSlider").get_by_role("slider")
+    if sliders.count() == 0:
+        return {}
+    before = page.evaluate(DATA_JS)
+    sliders.first.focus()
+    t0 = page.evaluate("() => { window.__dlsa_changed = 0; return performance.now(); }")
+    page.keyboard.press("ArrowRight")
+    try:
+        page.wait_for_function(CHANGED_JS, arg=[before, t0], timeout=120_000, polling=10)
+        first = (page.evaluate("() => window.__dlsa_changed") - t0) / 1000
+    except Exception:  # the first figure did not change (the slider drives another element)
+        first = float("nan")
+    wait_complete(page)
+    done = (page.evaluate("() => performance.now()") - t0) / 1000
+    return {"warm_first_update_s": first, "warm_complete_s": done}
+
+
+def run(pages: list[str], repeat: int) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.conftest import CHROMIUM_ARGS, run_streamlit
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    rows = []
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        for name in pages:
+            for query in PAGES[name]:
+                for _ in range(repeat):
+                    with run_streamlit() as server:  # fresh server: nothing imported or cached yet
+                        url = f"{server}/{name}" + (f"?{query}" if query else "")
+                        load = os.getloadavg()[0]
+                        cold, pg = measure_open(browser, url, name != "home")
+                        pg.context.close()
+                        warm, pg = measure_open(browser, url, name != "home")
+                        slider = measure_slider(pg)
+                        pg.context.close()
+                    row = {
+                        "page": name,
+                        "preset": query or "(default)",
+                        "cold_title_s": cold["title_s"],
+                        "cold_first_figure_s": cold["first_figure_s"],
+                        "cold_complete_s": cold["complete_s"],
+                        "reload_first_figure_s": warm["first_figure_s"],
+                        "reload_complete_s": warm["complete_s"],
+                        **slider,
+                        "exceptions": cold["exceptions"] + warm["exceptions"],
+                        "load_avg_1min": load,
+                    }
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+        browser.close()
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    base = next((r["cold_title_s"] for r in rows if r["page"] == "home"), float("nan"))
+    head = (
+        "| page | preset | cold title | cold first figure | cold complete | reload first figure | warm slider: "
+        "first update | warm slider: complete | load |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    lines = [f"Baseline (home page, cold, title visible): {base:.2f} s", head]
+    for r in rows:
+
+        def f(k, ms=False, r=r):
+            v = r.get(k, float("nan"))
+            return "n/a" if v != v else (f"{v * 1000:.0f} ms" if ms else f"{v:.2f} s")
+
+        lines.append(
+            f"| {r['page']} | `{r['preset'][:60]}` | {f('cold_title_s')} | {f('cold_first_figure_s')} | "
+            f"{f('cold_complete_s')} | "
+            f"{f('reload_first_figure_s')} | {f('warm_first_update_s', True)} | {f('warm_complete_s', True)} | "
+            f"{r['load_avg_1min']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--pages", nargs="*", default=list(PAGES), choices=list(PAGES), help="home is always run first"
+    )
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    rows = run(["home", *[p for p in a.pages if p != "home"]], a.repeat)
+    print(table(rows))
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import pandas as pd
 import streamlit as st
 
@@ -32,7 +35,7 @@ PRESETS = {
             3,
             0.8,
         ),
-        "The digest's points x = 0, 1, 2, 3": ("paper4", 4, 16, [0.2, 0.5, 0.8, 1.0, 1.2], 3, 0.5),
+        "The digest's points x = 0, 1, 2, 3": ("paper4", 4, 16, [0.1, 0.2, 0.3, 0.5, 0.8], 3, 0.5),
         "A step: curvature where the data jumps": ("steps", 8, 32, [0.2, 0.4, 0.6, 0.8, 1.0], 3, 0.6),
         "2-D bump: knot lines": ("bump", 12, 32, [0.2, 0.5, 0.8, 1.0], 2, 0.8),
         "MNIST 0 vs 1 (d = 784)": ("digits", 30, 32, [0.2, 0.5, 0.8, 1.0, 1.2], 2, 0.8),
@@ -51,15 +54,31 @@ NOTICE = {
 URL = {"bind": "query-params"}
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def sweep(data, n, dseed, width, etas, seeds, steps, init, points, _progress=None) -> tuple[rs.Sweep, str]:
+@st.cache_resource(show_spinner=False)
+def _store() -> tuple[OrderedDict, threading.Lock]:
+    """Sweeps by settings, shared by all sessions (LRU, 32 entries). Not st.cache_data: the progress
+    bar is a Streamlit element, which a cache_data function may not drive from outside."""
+    return OrderedDict(), threading.Lock()
+
+
+def sweep(data, n, dseed, width, etas, seeds, steps, init, points, progress=None) -> tuple[rs.Sweep, str]:
+    key = (data, n, dseed, width, etas, seeds, steps, init, points)
+    store, lock = _store()
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
     if data == "table":
         ds = rs.parse_points({"x": list(points[0]), "y": list(points[1])})
     else:
         ds = rs.make_dataset(data, n, seed=dseed)
     sw = rs.sweep_step_sizes(
-        ds.x, ds.y, width, etas, range(seeds), max_steps=steps, init_scale=init, progress=_progress
+        ds.x, ds.y, width, etas, range(seeds), max_steps=steps, init_scale=init, progress=progress
     )
+    with lock:
+        store[key] = (sw, ds.note)
+        while len(store) > 32:
+            store.popitem(last=False)
     return sw, ds.note
 
 
@@ -91,9 +110,9 @@ with st.sidebar:
         for k, v in PRESETS[preset].items():
             st.session_state.setdefault(k, v)
     data = st.selectbox(
-        "Data", DATA, key="relu.data", format_func=lambda k: LABELS.get(k, "1-D: your points (table)"), **URL
+        "Data", DATA, key="relu.data", help="; ".join(f"{k}: {v}" for k, v in LABELS.items()), **URL
     )
-    st.caption(f"What to notice: {NOTICE[data]}")
+    st.caption(f"**{LABELS.get(data, 'your points (edit the table)')}.** What to notice: {NOTICE[data]}")
     n = st.slider("Points n", 3, 40, key="relu.n", disabled=data in ("paper4", "table"), **URL)
     width = st.select_slider("Width K (hidden units)", WIDTHS, key="relu.width", **URL)
     etas = sorted(st.multiselect("Step sizes η to sweep", ETA_GRID, key="relu.etas", **URL)) or [0.5]
@@ -119,7 +138,7 @@ bar = st.empty()
 with _ui.timed(f"Training {len(etas) * seeds} networks by full-batch GD…"):
     prog = bar.progress(0.0, text="Starting…")
     res = _ui.guarded(sweep, data, int(n), int(dseed), int(width), tuple(etas), int(seeds), int(steps), float(init), points,
-                      _progress=lambda f, msg: prog.progress(min(f, 1.0), text=msg))  # fmt: skip
+                      progress=lambda f, msg: prog.progress(min(f, 1.0), text=msg))  # fmt: skip
 bar.empty()
 if res is None:
     st.stop()

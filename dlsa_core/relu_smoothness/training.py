@@ -12,7 +12,8 @@ A run ends as one of
 * ``"diverged"``: the loss exceeded ``1e6`` times its start or became non-finite;
 * ``"dead"``: every hidden unit is inactive on every training input (the net is the constant ``c``:
   a stationary point GD cannot leave) without interpolating;
-* ``"not converged"``: none of these within ``max_steps``.
+* ``"not converged"``: none of these within ``max_steps``, or stalled (less than 2 % progress over
+  ``stall_steps`` steps: a plateau, or GD oscillating at the edge of stability).
 """
 
 from __future__ import annotations
@@ -216,6 +217,7 @@ def sweep_step_sizes(
     confirm: int = 200,
     init_scale: float = 2.0,
     record_every: int = 10,
+    stall_steps: int = 1500,
     device: str | torch.device | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> Sweep:
@@ -236,6 +238,9 @@ def sweep_step_sizes(
         Output-layer scale at initialisation (see :func:`init_params`).
     record_every : int
         Keep the loss history every this many steps.
+    stall_steps : int
+        A run whose loss fell by less than 2 % over this many steps stops as ``"not converged"``
+        (stalled on a plateau or oscillating at the edge of stability) instead of using the budget.
     device : str or torch.device or None
         Resolved by :func:`dlsa_core.device.get_device`; float64 throughout.
     progress : callable(fraction, message) or None
@@ -287,6 +292,8 @@ def sweep_step_sizes(
     below = torch.zeros(s_runs, dtype=torch.long, device=dev)  # steps the loss has stayed < tol
     report = max(record_every, (max_steps // 50) // record_every * record_every)
     step, loss0 = 0, _forward(xt, yt, w, b, v, c)[3]
+    ref = loss0.clone()
+    patience = max(record_every, stall_steps // record_every * record_every)
     hist[:, 0] = loss0.cpu().numpy()
     while True:
         # a chunk of `record_every` plain GD steps for every run still moving (no host syncs inside)
@@ -306,9 +313,14 @@ def sweep_step_sizes(
         div = ~torch.isfinite(loss) | (loss > DIVERGE_FACTOR * (loss0 + 1e-12))
         below = torch.where(loss < tol, below + record_every, torch.zeros_like(below))
         interp = ~div & (below > confirm)
+        if step % patience == 0:  # stalled: less than 2 % progress over the last `patience` steps
+            stalled = ~div & ~interp & (loss > 0.98 * ref) & (loss >= tol)
+            ref = loss.clone()
+        else:
+            stalled = torch.zeros_like(interp)
         dead = ~div & ~interp & ((pre > 0).sum((1, 2)) == 0)
         last = step >= max_steps
-        ended = div | interp | dead | last
+        ended = div | interp | dead | stalled | last
         if bool(ended.any()):
             for j in torch.nonzero(ended).flatten().tolist():
                 st = (
@@ -330,7 +342,7 @@ def sweep_step_sizes(
                 )
             keep = torch.nonzero(~ended).flatten()  # drop finished runs: later steps cost only what moves
             alive, w, b, v, c = alive[keep], w[keep], b[keep], v[keep], c[keep]
-            eta, below, loss0 = eta[keep], below[keep], loss0[keep]
+            eta, below, loss0, ref = eta[keep], below[keep], loss0[keep], ref[keep]
         if alive.numel() == 0:
             break
         if progress is not None and step % report == 0:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
 import pandas as pd
 import streamlit as st
 
 from app_pages import _ui
 from dlsa_core import relu_smoothness as rs
 from dlsa_core.relu_smoothness import report
-from dlsa_core.relu_smoothness.datasets import ALL, LABELS, ONE_D, TWO_D
+from dlsa_core.relu_smoothness.datasets import ALL, LABELS, ONE_D, TWO_D, dataset_for
 from dlsa_core.viz.relu_smoothness import (
     make_bound_figure,
     make_fits_figure,
@@ -55,31 +52,18 @@ URL = {"bind": "query-params"}
 
 
 @st.cache_resource(show_spinner=False)
-def _store() -> tuple[OrderedDict, threading.Lock]:
-    """Sweeps by settings, shared by all sessions (LRU, 32 entries). Not st.cache_data: the progress
-    bar is a Streamlit element, which a cache_data function may not drive from outside."""
-    return OrderedDict(), threading.Lock()
+def _cache() -> report.SweepCache:
+    """Sweeps by settings for all sessions (LRU). Not st.cache_data: the progress bar inside is an element."""
+    return report.SweepCache(32)
 
 
 def sweep(data, n, dseed, width, etas, seeds, steps, init, points, progress=None) -> tuple[rs.Sweep, str]:
-    key = (data, n, dseed, width, etas, seeds, steps, init, points)
-    store, lock = _store()
-    with lock:
-        if key in store:
-            store.move_to_end(key)
-            return store[key]
-    if data == "table":
-        ds = rs.parse_points({"x": list(points[0]), "y": list(points[1])})
-    else:
-        ds = rs.make_dataset(data, n, seed=dseed)
-    sw = rs.sweep_step_sizes(
-        ds.x, ds.y, width, etas, range(seeds), max_steps=steps, init_scale=init, progress=progress
-    )
-    with lock:
-        store[key] = (sw, ds.note)
-        while len(store) > 32:
-            store.popitem(last=False)
-    return sw, ds.note
+    def run() -> tuple[rs.Sweep, str]:
+        ds = dataset_for(data, n, dseed, points)
+        kw = {"max_steps": steps, "init_scale": init, "progress": progress}
+        return rs.sweep_step_sizes(ds.x, ds.y, width, etas, range(seeds), **kw), ds.note
+
+    return _cache().get_or_compute((data, n, dseed, width, etas, seeds, steps, init, points), run)
 
 
 _ui.intro(
@@ -104,19 +88,24 @@ with st.sidebar:
     preset = _ui.preset_selector(
         "relu.preset", PRESETS, help="Curated starting points; each sets the controls."
     )
-    # An app-made link holds every non-default value, so a missing key then means "the widget's default";
-    # only a bare preset link (or none) takes the preset's values.
-    if not any(k in st.query_params for k in (*_F, "relu.seed")):
-        for k, v in PRESETS[preset].items():
-            st.session_state.setdefault(k, v)
+    # Each widget's default is the preset's value: a value equal to it is dropped from the link by
+    # Streamlit, and a reload of the link then restores it from the preset (never a stale default).
+    pv = PRESETS[preset]
     data = st.selectbox(
-        "Data", DATA, key="relu.data", help="; ".join(f"{k}: {v}" for k, v in LABELS.items()), **URL
+        "Data",
+        DATA,
+        DATA.index(pv["relu.data"]),
+        key="relu.data",
+        help="; ".join(f"{k}: {v}" for k, v in LABELS.items()),
+        **URL,
     )
     st.caption(f"**{LABELS.get(data, 'your points (edit the table)')}.** What to notice: {NOTICE[data]}")
-    n = st.slider("Points n", 3, 40, key="relu.n", disabled=data in ("paper4", "table"), **URL)
-    width = st.select_slider("Width K (hidden units)", WIDTHS, key="relu.width", **URL)
-    etas = sorted(st.multiselect("Step sizes η to sweep", ETA_GRID, key="relu.etas", **URL)) or [0.5]
-    seeds = st.slider("Seeds per step size", 1, 5, key="relu.seeds", **URL)
+    n = st.slider("Points n", 3, 40, pv["relu.n"], key="relu.n", disabled=data in ("paper4", "table"), **URL)
+    width = st.select_slider("Width K (hidden units)", WIDTHS, pv["relu.width"], key="relu.width", **URL)
+    etas = sorted(
+        st.multiselect("Step sizes η to sweep", ETA_GRID, pv["relu.etas"], key="relu.etas", **URL)
+    ) or [0.5]
+    seeds = st.slider("Seeds per step size", 1, 5, pv["relu.seeds"], key="relu.seeds", **URL)
     with st.expander("Advanced"):
         steps = st.select_slider("GD step budget", STEPS, 8000, key="relu.steps", **URL)
         init = st.slider("Output-layer init scale", 0.5, 4.0, 2.0, step=0.5, key="relu.init", **URL)
@@ -143,13 +132,16 @@ bar.empty()
 if res is None:
     st.stop()
 sw, note = res
-if st.session_state.get("relu.eta") not in etas:
-    st.session_state["relu.eta"] = min(etas, key=lambda e: abs(e - st.session_state.get("relu.eta", 0.8)))
-eta = st.select_slider("Step size η to inspect", etas, key="relu.eta", **URL)
-seed = min(int(st.session_state.get("relu.seed", 0)), seeds - 1)
-st.session_state["relu.seed"] = seed
-seed = st.slider("Seed to inspect", 0, 4, key="relu.seed", **URL) if seeds > 1 else 0
-seed = min(seed, seeds - 1)
+# keep the inspected eta valid for this sweep; a value from the link (not yet in the state) counts
+want_eta = float(st.session_state.get("relu.eta", st.query_params.get("relu.eta", pv["relu.eta"])))
+if want_eta not in etas or "relu.eta" in st.session_state and st.session_state["relu.eta"] not in etas:
+    st.session_state["relu.eta"] = min(etas, key=lambda e: abs(e - want_eta))
+eta_default = pv["relu.eta"] if pv["relu.eta"] in etas else etas[0]
+eta = st.select_slider("Step size η to inspect", etas, eta_default, key="relu.eta", **URL)
+want_seed = int(st.session_state.get("relu.seed", st.query_params.get("relu.seed", 0)))
+if want_seed >= seeds:
+    st.session_state["relu.seed"] = seeds - 1
+seed = st.slider("Seed to inspect", 0, seeds - 1, key="relu.seed", **URL) if seeds > 1 else 0
 run = report.find_run(sw, eta, seed)
 st.session_state["relu.status"] = run.status
 

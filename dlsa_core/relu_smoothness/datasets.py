@@ -86,6 +86,15 @@ def make_dataset(name: str, n: int = 8, *, seed: int = 0) -> Dataset:
     return digits(n, seed=seed)
 
 
+def dataset_for(name: str, n: int, seed: int = 0, points: tuple | None = None) -> Dataset:
+    """A named data set, or with ``name == "table"`` the points ``(xs, ys)`` through :func:`parse_points`."""
+    if name == "table":
+        if points is None:
+            raise ValueError("the table data set needs points (x, y).")
+        return parse_points({"x": list(points[0]), "y": list(points[1])})
+    return make_dataset(name, n, seed=seed)
+
+
 def digits(n: int = 40, *, classes: tuple[int, int] = (0, 1), seed: int = 0) -> Dataset:
     """``n`` MNIST images of two classes (half each), scaled to unit norm, labels ``-0.5`` / ``+0.5``."""
     from dlsa_core.data import load_mnist

@@ -7,6 +7,9 @@ lines (2-D), a plain-words summary of how every run ended, and a runnable "repro
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,35 @@ import numpy as np
 from dlsa_core.relu_smoothness.network import Network, reduced_form
 from dlsa_core.relu_smoothness.training import Run, Sweep
 from dlsa_core.relu_smoothness.weights import weight_curve_1d
+
+
+class SweepCache:
+    """A small thread-safe LRU store of results by key (the page keeps one per process).
+
+    ``get_or_compute(key, fn)`` returns the stored value or computes ``fn()`` outside the lock (so a
+    progress callback inside ``fn`` may drive UI elements), stores it and evicts the oldest entry.
+    """
+
+    def __init__(self, max_entries: int = 32) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._data
+
+    def get_or_compute(self, key, fn: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = fn()
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+        return value
 
 
 def pad_range(lo: float, hi: float, frac: float = 0.15) -> tuple[float, float]:

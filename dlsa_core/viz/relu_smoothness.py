@@ -126,11 +126,15 @@ def make_fits_figure(
             ),
             row=2, col=1,
         )  # fmt: skip
-    fig.update_layout(**_LAYOUT, height=640, title=title)
+    top = max(float(np.max(wts["g"], initial=0.0)), float(np.max(h, initial=0.0)), 1e-6) * 1.35
+    fig.update_layout(**_LAYOUT, height=620, title=title)
+    fig.update_layout(
+        legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02),
+        margin=dict(l=70, r=230, t=70, b=50),
+    )
     fig.update_yaxes(title_text="f(x)", row=1, col=1)
-    fig.update_yaxes(title_text="weight", rangemode="tozero", row=2, col=1)
+    fig.update_yaxes(title_text="weight (g± clipped)", range=[0, top], row=2, col=1)
     fig.update_xaxes(title_text="x", row=2, col=1)
-    fig.update_layout(legend=dict(y=-0.1))
     return fig
 
 
@@ -163,6 +167,8 @@ def make_bound_figure(table: Sequence[Mapping], eta: float | None = None, *, tit
         1,
         2,
     )
+    positive = [r["norm"] for r in table if np.isfinite(r["norm"]) and r["norm"] > 0]
+    floor = min(positive, default=0.01) / 3  # a zero norm (dead network) is drawn on this floor
     for status, colour in STATUS_COLOURS.items():
         rows = [r for r in table if r["status"] == status and np.isfinite(r["norm"])]
         if not rows:
@@ -178,7 +184,7 @@ def make_bound_figure(table: Sequence[Mapping], eta: float | None = None, *, tit
             symbol="circle" if status == "interpolated" else "x",
             line=dict(width=1, color="white"),
         )
-        fig.add_trace(go.Scatter(x=ex, y=[max(r["norm"], 1e-4) for r in rows], marker=mk, **kw), 1, 1)
+        fig.add_trace(go.Scatter(x=ex, y=[max(r["norm"], floor) for r in rows], marker=mk, **kw), 1, 1)
         fig.add_trace(
             go.Scatter(
                 x=ex,
@@ -208,9 +214,21 @@ def make_bound_figure(table: Sequence[Mapping], eta: float | None = None, *, tit
     if eta is not None:
         for c in (1, 2):
             fig.add_vline(x=eta, line=dict(color=GREY, width=1, dash="dot"), row=1, col=c)
-    fig.update_layout(**_LAYOUT, height=430, title=title)
-    fig.update_xaxes(title_text="step size η", type="log")
-    fig.update_yaxes(title_text="norm (log)", type="log", row=1, col=1)
+    fig.update_layout(**_LAYOUT, height=470, title=title)
+    fig.update_layout(legend=dict(y=-0.2), margin=dict(l=70, r=20, t=70, b=40))
+    xt = [e for e in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0) if fine[0] <= e <= fine[-1]]
+    fig.update_xaxes(title_text="step size η (log)", type="log", tickvals=xt, ticktext=[f"{e:g}" for e in xt])
+    ymax = max(float(1 / fine[0] - 0.5), max(positive, default=1.0))
+    mant = (1, 2, 5) if ymax / floor < 1e3 else (1,)  # 1-2-5 ticks over a few decades, else powers of 10
+    yt = [m * 10.0**k for k in range(-8, 3) for m in mant if floor <= m * 10.0**k <= ymax * 1.5]
+    fig.update_yaxes(
+        title_text="norm (log; 0 drawn at the floor)",
+        type="log",
+        tickvals=yt,
+        ticktext=[f"{v:g}" for v in yt],
+        row=1,
+        col=1,
+    )
     fig.update_yaxes(title_text="λmax of the Gauss–Newton matrix", row=1, col=2)
     return fig
 

@@ -285,7 +285,8 @@ def sweep_step_sizes(
     c = torch.zeros(s_runs, **f64)
     eta = torch.tensor([e for e in etas for _ in seeds], **f64)
     xt, yt = torch.tensor(xx_train, **f64), torch.tensor(yy, **f64)
-    n_rec = max_steps // record_every + 1
+    record_every = max(1, min(int(record_every), int(max_steps)))
+    n_rec = -(-max_steps // record_every) + 1  # a record after every chunk; the last chunk may be short
     hist = np.full((s_runs, n_rec), np.nan)
     final: dict[int, tuple] = {}  # run index -> (status, steps, W, b, v, c)
     alive = torch.arange(s_runs, device=dev)  # original indices of the runs still moving
@@ -297,7 +298,7 @@ def sweep_step_sizes(
     hist[:, 0] = loss0.cpu().numpy()
     while True:
         # a chunk of `record_every` plain GD steps for every run still moving (no host syncs inside)
-        for _ in range(record_every):
+        for _ in range(min(record_every, max_steps - step)):
             pre, hid, r, _ = _forward(xt, yt, w, b, v, c)
             g = r / n
             delta = g[:, :, None] * (pre > 0) * v[:, None, :]  # dL/dpre, (S, n, K)
@@ -306,10 +307,10 @@ def sweep_step_sizes(
             gv = (g[:, None, :] @ hid)[:, 0]  # (S, K)
             w = w - eta[:, None, None] * gw
             b, v, c = b - eta[:, None] * gb, v - eta[:, None] * gv, c - eta * g.sum(1)
-        step += record_every
+        step = min(step + record_every, max_steps)
         pre, _, _, loss = _forward(xt, yt, w, b, v, c)
         idx = alive.cpu().numpy()
-        hist[idx, step // record_every] = loss.cpu().numpy()
+        hist[idx, -(-step // record_every)] = loss.cpu().numpy()
         div = ~torch.isfinite(loss) | (loss > DIVERGE_FACTOR * (loss0 + 1e-12))
         below = torch.where(loss < tol, below + record_every, torch.zeros_like(below))
         interp = ~div & (below > confirm)
@@ -354,7 +355,7 @@ def sweep_step_sizes(
     for i in range(s_runs):
         e, sd = etas[i // len(seeds)], seeds[i % len(seeds)]
         st, n_steps, wi, bi, vi, ci = final[i]
-        h = hist[i, : n_steps // record_every + 1]
+        h = hist[i, : -(-n_steps // record_every) + 1]
         if st == "diverged":
             runs.append(Run(e, sd, st, n_steps, math.inf, h, None))
             continue

@@ -149,6 +149,7 @@ worst, tr = sw.worst_ratio(), report.trend(sw)
 verdict = {
     "interpolated": f"interpolated and stayed (λmax = {run.lambda_max:.3f} "
     f"{'≤' if run.lambda_max <= 2 / eta else '>'} 2/η = {2 / eta:.3f})",
+    "unstable": f"**reached zero loss at a minimum it cannot stay at** (λmax = {run.lambda_max:.3f} > 2/η)",
     "diverged": "**diverged** (the loss blew up: no minimum is stable at this step size from this start)",
     "dead": "**collapsed to a dead network**: no kink left inside the data, so it cannot interpolate",
     "not converged": f"**had not interpolated** after {run.steps:,} steps (loss {run.loss:.2e}"

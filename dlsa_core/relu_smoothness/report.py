@@ -143,7 +143,7 @@ def status_sentence(sweep: Sweep) -> str:
     """Plain words on how the runs ended, e.g. "12 of 15 runs interpolated; GD diverged at η = 1.6"."""
     counts = {
         s: sum(r.status == s for r in sweep.runs)
-        for s in ("interpolated", "diverged", "dead", "not converged")
+        for s in ("interpolated", "unstable", "diverged", "dead", "not converged")
     }
     by = status_summary(sweep)
 
@@ -151,6 +151,11 @@ def status_sentence(sweep: Sweep) -> str:
         return ", ".join(f"{e:g}" for e in by.get(s, []))
 
     parts = [f"{counts['interpolated']} of {len(sweep.runs)} runs reached a stable interpolating minimum"]
+    if counts["unstable"]:
+        parts.append(
+            f"{counts['unstable']} reached zero loss at a minimum too sharp to stay at, λmax > 2/η "
+            f"(η = {etas('unstable')})"
+        )
     if counts["diverged"]:
         parts.append(f"GD diverged in {counts['diverged']} (η = {etas('diverged')})")
     if counts["dead"]:

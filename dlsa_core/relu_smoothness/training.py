@@ -7,8 +7,10 @@ overhead would dominate at these sizes) and tested against autograd.
 
 A run ends as one of
 
-* ``"interpolated"``: the loss fell below ``tol`` *and stayed there* for ``confirm`` more steps (a
-  minimum GD can stay at: the dynamical meaning of stability, measured, not assumed);
+* ``"interpolated"``: the loss fell below ``tol`` *and stayed there* for ``confirm`` more steps, and the
+  minimum is linearly stable, ``lambda_max <= 2 / eta`` (measured both ways, not assumed);
+* ``"unstable"``: it interpolated and stayed for ``confirm`` steps, but ``lambda_max > 2 / eta``: a
+  minimum GD cannot stay at (the escape along the sharp direction is slow at first);
 * ``"diverged"``: the loss exceeded ``1e6`` times its start or became non-finite;
 * ``"dead"``: every hidden unit is inactive on every training input (the net is the constant ``c``:
   a stationary point GD cannot leave) without interpolating;
@@ -31,7 +33,9 @@ from dlsa_core.device import get_device
 from dlsa_core.relu_smoothness.network import Network, gn_sharpness, relu_stability_norm
 from dlsa_core.relu_smoothness.weights import as_inputs
 
-STATUSES = ("interpolated", "diverged", "dead", "not converged")
+STATUSES = ("interpolated", "unstable", "diverged", "dead", "not converged")
+#: Relative slack on lambda_max <= 2 / eta (floating point) for a minimum to count as linearly stable.
+STABLE_RTOL = 1e-6
 #: Largest number of runs x width x samples we accept in one sweep (memory and time guard).
 MAX_ELEMENTS = 50_000_000
 #: Loss growth (relative to the start) that counts as divergence.
@@ -365,7 +369,10 @@ def sweep_step_sizes(
         norm = relu_stability_norm(net, xx)
         if st == "not converged" and norm == 0.0:
             st = "dead"  # no kink left inside the data: the net is affine there and cannot fit it
-        runs.append(Run(e, sd, st, n_steps, float(h[-1]), h, net, gn_sharpness(net, xx), norm))
+        lam = gn_sharpness(net, xx)
+        if st == "interpolated" and lam * e > 2.0 * (1 + STABLE_RTOL):
+            st = "unstable"  # it reached the minimum, but GD cannot stay: a slow escape had not shown yet
+        runs.append(Run(e, sd, st, n_steps, float(h[-1]), h, net, lam, norm))
     if progress is not None:
         progress(1.0, "done")
     return Sweep(np.asarray(etas), seeds, runs, xx, yy, int(width), time.perf_counter() - start, str(dev))

@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 STATUS_COLOURS = {
     "interpolated": "#009E73",
+    "unstable": "#CC79A7",
     "diverged": "#D55E00",
     "dead": "#555555",
     "not converged": "#E69F00",

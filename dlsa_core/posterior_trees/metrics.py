@@ -71,7 +71,7 @@ def calibration(trees: list[PosteriorTree], xs: list[torch.Tensor], level: int, 
     dict with ``pred``, ``obs``, ``count`` (n_bins,) arrays (NaN for empty bins), ``edges``, ``ece``.
     """
     preds, hits = [], []
-    for tree, x in zip(trees, xs):
+    for tree, x in zip(trees, xs, strict=False):
         path = tree.greedy_path(x.float().cpu())
         idx = torch.zeros(tree.batch_size, dtype=torch.long)
         for j in range(level):

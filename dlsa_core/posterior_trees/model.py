@@ -131,7 +131,7 @@ class TreeUNet(nn.Module):
             h = block(h)
             skips.append(h)
         pooled = []
-        for block, skip in zip(self.dec, reversed(skips[:-1])):
+        for block, skip in zip(self.dec, reversed(skips[:-1]), strict=False):
             h = F.interpolate(h, scale_factor=2.0, mode="nearest")
             h = block(torch.cat([h, skip], 1))
             pooled.append(h.mean((2, 3)))

@@ -170,7 +170,12 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
             shadow = TreeUNet(model_cfg).to(device)
             shadow.load_state_dict(ema.state_dict())
             m = evaluate(shadow, x_val, model_cfg.task)
-            rec = {"step": step, "epoch": round(step / spe, 2), "eps": round(eps, 4), "loss": round(loss_avg, 5)}
+            rec = {
+                "step": step,
+                "epoch": round(step / spe, 2),
+                "eps": round(eps, 4),
+                "loss": round(loss_avg, 5),
+            }
             rec.update(psnr=m["psnr"], nll=m["nll"], time_s=round(time.time() - t_start, 1))
             state["history"].append(rec)
             if master and not quiet:
@@ -315,7 +320,9 @@ def export(out_dir, name: str, *, root=None, metrics=None) -> Path:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m dlsa_core.posterior_trees.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m dlsa_core.posterior_trees.train", description=__doc__.split("\n")[0]
+    )
     d = TrainConfig()
     p.add_argument("--task", default="mnist-inpaint")
     p.add_argument("-K", "--branching", type=int, default=3)
@@ -336,7 +343,9 @@ def parse_args(argv=None):
     p.add_argument("--device", default=None)
     p.add_argument("--refit-head", action="store_true", help="stage 2 on an existing checkpoint")
     p.add_argument("--refit-epochs", type=int, default=60)
-    p.add_argument("--export", default=None, metavar="NAME", help="write weights + card to assets/weights/NAME")
+    p.add_argument(
+        "--export", default=None, metavar="NAME", help="write weights + card to assets/weights/NAME"
+    )
     return p.parse_args(argv)
 
 
@@ -370,7 +379,9 @@ def main(argv=None) -> int:
         return 2
     state = train(cfg, model_cfg, resume=a.resume, device=a.device)
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"stopped at step {state['step']} (epoch {state['epoch']:.2f}), wall {state['wall_time_s']:.0f} s")
+        print(
+            f"stopped at step {state['step']} (epoch {state['epoch']:.2f}), wall {state['wall_time_s']:.0f} s"
+        )
     return 0
 
 

@@ -190,5 +190,9 @@ class PosteriorTree:
     def detach_cpu(self) -> PosteriorTree:
         c = None if self.counts is None else self.counts.cpu()
         return PosteriorTree(
-            self.leaves.detach().float().cpu(), self.probs.detach().float().cpu(), self.branching, self.depth, c
+            self.leaves.detach().float().cpu(),
+            self.probs.detach().float().cpu(),
+            self.branching,
+            self.depth,
+            c,
         )

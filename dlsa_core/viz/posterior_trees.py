@@ -51,7 +51,7 @@ def png_data_uri(img: np.ndarray, scale: int = 2) -> str:
 def tree_layout(tree) -> dict[tuple[int, ...], tuple[float, float]]:
     """``{path: (x, y)}`` for a one-input tree: leaves on evenly spaced slots ordered by probability
     within each parent, inner nodes centred over their children, depth j at ``y = -j``."""
-    k, d = tree.branching, tree.depth
+    d = tree.depth
     pos: dict[tuple[int, ...], tuple[float, float]] = {}
     slot = [0]
 
@@ -70,7 +70,9 @@ def tree_layout(tree) -> dict[tuple[int, ...], tuple[float, float]]:
     return pos
 
 
-def make_tree_figure(tree, *, focus=(), gt_path=None, title: str | None = None, height: int = 520) -> go.Figure:
+def make_tree_figure(
+    tree, *, focus=(), gt_path=None, title: str | None = None, height: int = 520
+) -> go.Figure:
     """Node-link diagram of a one-input tree with thumbnails and probabilities.
 
     Parameters
@@ -122,7 +124,9 @@ def make_tree_figure(tree, *, focus=(), gt_path=None, title: str | None = None, 
             f"node {path_id(path)}<br>P(node) = {float(p[0]):.3f}<br>P(node | parent) = {cond:.3f}"
             + (f"<br>samples: {int(cnt[0])}" if cnt is not None else "")
         )
-        colours.append(BLUE if path == focus else GREEN if gt is not None and path == gt[: len(path)] else GREY)
+        colours.append(
+            BLUE if path == focus else GREEN if gt is not None and path == gt[: len(path)] else GREY
+        )
         fig.add_layout_image(
             source=png_data_uri(img[0, 0].numpy()), xref="x", yref="y", x=x, y=y * yscale,
             sizex=size, sizey=size, xanchor="center", yanchor="middle", layer="below",
@@ -191,11 +195,18 @@ def make_node_figure(tree, path, *, x_true=None) -> go.Figure:
     titles = [f"node {path_id(path)} (P = {float(p[0]):.2f})"] + [
         f"{path_id(q)}: P = {pp:.2f} | {pp / max(float(p[0]), 1e-12):.0%}" for q, _, pp in kids
     ]
-    titles = titles + [""] * (cols - len(titles)) + (
-        ["|node - ground truth|" if x_true is not None else ""] + [f"{path_id(q)} - node" for q, _, _ in kids]
+    titles = (
+        titles
+        + [""] * (cols - len(titles))
+        + (
+            ["|node - ground truth|" if x_true is not None else ""]
+            + [f"{path_id(q)} - node" for q, _, _ in kids]
+        )
     )
     rows = 2 if (kids or x_true is not None) else 1
-    fig = make_subplots(rows, cols, subplot_titles=titles[: rows * cols], horizontal_spacing=0.02, vertical_spacing=0.1)
+    fig = make_subplots(
+        rows, cols, subplot_titles=titles[: rows * cols], horizontal_spacing=0.02, vertical_spacing=0.1
+    )
     base = img[0, 0].numpy()
     _gray(fig, base, 1, 1, "node")
     for i, (q, im, _) in enumerate(kids, 2):
@@ -214,10 +225,12 @@ def make_path_figure(depths, curves: dict, *, reference_nll=None) -> go.Figure:
 
     ``reference_nll`` (one value per depth >= 1) is drawn as a dashed line: the uniform guess ln K^j.
     """
-    fig = make_subplots(1, 2, subplot_titles=["PSNR along the nearest-child path", "NLL of the ground truth's cell"])
+    fig = make_subplots(
+        1, 2, subplot_titles=["PSNR along the nearest-child path", "NLL of the ground truth's cell"]
+    )
     colours = [BLUE, VERMILLION, GREEN, ORANGE]
     depths = list(depths)
-    for (name, (ps, pse, nl, nle)), c in zip(curves.items(), colours):
+    for (name, (ps, pse, nl, nle)), c in zip(curves.items(), colours, strict=False):
         fig.add_trace(go.Scatter(x=depths, y=ps, error_y=dict(array=pse), name=name, mode="lines+markers",
                                  line=dict(color=c), legendgroup=name), 1, 1)  # fmt: skip
         fig.add_trace(go.Scatter(x=depths[1:], y=nl, error_y=dict(array=nle), name=name, mode="lines+markers",
@@ -240,7 +253,7 @@ def make_calibration_figure(cal: dict, *, label: str = "") -> go.Figure:
     """
     fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
                                line=dict(color=GREY, dash="dash")))  # fmt: skip
-    for (name, c), colour in zip(cal.items(), [BLUE, VERMILLION, GREEN, ORANGE]):
+    for (name, c), colour in zip(cal.items(), [BLUE, VERMILLION, GREEN, ORANGE], strict=False):
         ok = np.asarray(c["count"]) > 0
         fig.add_trace(go.Scatter(
             x=np.asarray(c["pred"])[ok], y=np.asarray(c["obs"])[ok], mode="lines+markers", name=f"{name} (ECE {c['ece']:.3f})",

@@ -142,7 +142,11 @@ def test_degrade_masks_the_top_twenty_rows_and_validates_input():
     torch.testing.assert_close(y[:, :, 20:], x[:, :, 20:])
     assert torch.allclose(degrade(x, "fashion-inpaint")[:, :, :20], torch.tensor(0.2860))
     assert measurement_error(x, y).max() == 0
-    for bad in (torch.full((1, 1, 28, 28), float("nan")), torch.rand(1, 28, 28), torch.rand(1, 1, 28, 28) * 3):
+    for bad in (
+        torch.full((1, 1, 28, 28), float("nan")),
+        torch.rand(1, 28, 28),
+        torch.rand(1, 1, 28, 28) * 3,
+    ):
         with pytest.raises(ValueError):
             degrade(bad)
     with pytest.raises(ValueError, match="unknown task"):

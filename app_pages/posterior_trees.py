@@ -1,0 +1,274 @@
+"""Posterior trees (Nehme, Mulayoff, Michaeli, NeurIPS 2024): widgets -> dlsa_core.posterior_trees -> figures."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app_pages import _ui
+from dlsa_core import weights
+from dlsa_core.posterior_trees import (
+    calibration,
+    degrade,
+    load_task_images,
+    load_tree_model,
+    summarize,
+    tree_metrics,
+)
+from dlsa_core.posterior_trees import explore as ex
+from dlsa_core.posterior_trees.baseline import DEFAULT_DDPM, baseline_tree
+from dlsa_core.posterior_trees.metrics import concat
+from dlsa_core.viz.posterior_trees import (
+    make_calibration_figure,
+    make_measurement_figure,
+    make_node_figure,
+    make_path_figure,
+    make_tree_figure,
+    parse_path_id,
+    path_id,
+    tree_png,
+)
+
+TASKS = {"mnist-inpaint": "MNIST digits", "fashion-inpaint": "Fashion-MNIST"}
+SOURCES = {"test": "Held-out test image", "upload": "Upload a picture", "draw": "Draw the visible part"}
+N_TEST = {"mnist-inpaint": 500, "fashion-inpaint": 10_000}
+PRESETS = {  # each preset sets every widget it names
+    "A 4 or a 9?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 453, "pt.gt": True},
+    "A 3, a 5 or an 8?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 165, "pt.gt": True},
+    "Two levels of three vs three of two": {"pt.task": "mnist-inpaint", "pt.layout": "k2d3", "pt.src": "test", "pt.i": 453, "pt.gt": True},
+    "Fashion: shirt, pullover or coat?": {"pt.task": "fashion-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 4, "pt.gt": True},
+}  # fmt: skip
+NOTICE = {
+    "A 4 or a 9?": "The bottom rows fit several digits; the first split separates them, with their odds.",
+    "A 3, a 5 or an 8?": "Follow the green ground-truth path: PSNR rises and the NLL stays below ln K^j.",
+    "Two levels of three vs three of two": "Same input, 8 leaves in binary splits: compare the modes found.",
+    "Fashion: shirt, pullover or coat?": "60,000 training images: the splits follow garment classes.",
+}
+
+_ui.sanitize_url({
+    "pt.preset": _ui.one_of(PRESETS), "pt.task": _ui.one_of(TASKS), "pt.layout": lambda s: bool(ex.parse_layout(s)),
+    "pt.src": _ui.one_of(SOURCES), "pt.i": _ui.number_in(0, 9999, integer=True), "pt.gt": _ui.is_bool,
+    "pt.base": _ui.is_bool, "pt.ns": _ui.number_in(10, 200, integer=True), "pt.steps": _ui.number_in(5, 50, integer=True),
+})  # fmt: skip
+
+
+@st.cache_resource(show_spinner="Loading the tree model…", max_entries=6)
+def model(name):
+    return load_tree_model(name)
+
+
+@st.cache_resource(show_spinner="Loading held-out images…", max_entries=2)
+def test_images(task):
+    return load_task_images(task, "test")[0][: N_TEST[task]]
+
+
+@st.cache_resource(max_entries=1)
+def baseline_store() -> dict:
+    return {}  # (task, input hash, K, d, samples, steps) -> (tree, timing); shared, bounded below
+
+
+@st.cache_data(max_entries=6, show_spinner=False)
+def heldout_report(name):
+    m, x = model(name), test_images(model(name).task)
+    trees = [m.predict_tree(degrade(x[i : i + 500], m.task)) for i in range(0, len(x), 500)]
+    xs = [x[i : i + 500] for i in range(0, len(x), 500)]
+    summ = summarize(concat([tree_metrics(t, xb, m.task) for t, xb in zip(trees, xs, strict=False)]))
+    return summ, {j: calibration(trees, xs, j) for j in range(1, m.depth + 1)}
+
+
+def focus_from(chart_key):
+    def cb():
+        pts = st.session_state[chart_key].selection.points
+        if pts:
+            cd = pts[0].get("customdata")
+            st.session_state["pt.node"] = cd[0] if isinstance(cd, list) else cd
+
+    return cb
+
+
+_ui.intro("posterior_trees", "Click a node of the tree to focus it; the breadcrumb takes you back.")
+with st.sidebar:
+    preset = _ui.preset_selector("pt.preset", PRESETS, help="Curated inputs; each sets the controls.")
+    for k, v in PRESETS[preset].items():
+        st.session_state.setdefault(k, v)
+    st.caption(f"What to notice: {NOTICE[preset]}")
+    task = st.selectbox("Task", list(TASKS), format_func=TASKS.get, key="pt.task", bind="query-params")
+    layouts = ex.shipped_layouts(task)
+    if not layouts:
+        st.error(f"No tree model is shipped for {TASKS[task]}; run the training command in the README.")
+        st.stop()
+    if st.session_state.get("pt.layout") not in layouts:
+        st.session_state["pt.layout"] = layouts[0]
+    layout = st.selectbox("Tree layout (K branches, d levels)", layouts, key="pt.layout", bind="query-params",
+                          format_func=lambda s: "K={}, d={}".format(*ex.parse_layout(s)))  # fmt: skip
+    src = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="pt.src", bind="query-params")
+    show_gt = st.toggle(
+        "Ground-truth mode", key="pt.gt", bind="query-params", help="Only for test images."
+    )
+    with st.expander("Baseline settings"):
+        n_samples = st.slider("Posterior samples", 10, 200, 100, step=10, key="pt.ns", bind="query-params")
+        steps = st.slider("DDNM steps", 5, 50, 20, key="pt.steps", bind="query-params")
+
+name = ex.model_name(task, layout)
+try:
+    m = model(name)
+except weights.WeightsError as exc:
+    st.error(f"The tree model could not be loaded: {exc}")
+    st.stop()
+K, D = m.branching, m.depth
+x = y = None
+if src == "test":
+    xs = test_images(task)
+    c1, c2 = st.columns([4, 1])
+    idx = c1.number_input(f"Test image (0–{len(xs) - 1})", 0, len(xs) - 1, key="pt.i", bind="query-params")
+    if c2.button("🎲 Random", key="pt.random"):
+        st.session_state["pt.i"] = int(np.random.default_rng().integers(len(xs)))
+        st.rerun()
+    x = xs[int(idx) : int(idx) + 1]
+elif src == "upload":
+    up = st.file_uploader(
+        "A picture of a digit or garment (PNG/JPEG); it is resized to 28×28", ["png", "jpg", "jpeg"]
+    )
+    if up is not None:
+        x = _ui.guarded(ex.image_from_upload, up.getvalue())
+else:
+    from streamlit_drawable_canvas import st_canvas
+
+    st.caption(
+        "Draw in white; only the bottom 8 of 28 rows (below the orange line) are kept as the measurement."
+    )
+    cv = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
+                   drawing_mode="freedraw", key="pt.canvas", update_streamlit=True)  # fmt: skip
+    x = ex.image_from_canvas(cv.image_data)
+if x is None:
+    st.info("Give an input: upload a picture or draw the bottom part of a digit.")
+    st.stop()
+gt = show_gt and src == "test"
+pred = ex.predict(m, x)
+if not gt:
+    pred.x, pred.report = None, None
+sig = f"{name}|{hashlib.sha1(pred.y.numpy().tobytes()).hexdigest()[:12]}"
+if st.session_state.get("pt.sig") not in (None, sig):
+    st.session_state["pt.node"] = "root"  # a new tree: start at its root
+st.session_state["pt.sig"] = sig
+st.session_state.setdefault("pt.node", st.query_params.get("pt.node", "root"))
+try:
+    focus = parse_path_id(st.session_state["pt.node"], K, D)
+except ValueError:
+    st.caption(f"⚠️ Ignored node {st.session_state['pt.node']!r}: not in this K={K}, d={D} tree.")
+    focus = ()
+st.session_state["pt.node"] = path_id(focus)
+st.query_params["pt.node"] = path_id(focus)
+
+_ui.plotly(make_measurement_figure(pred.y[0, 0], pred.tree.root[0, 0].clamp(0, 1), None if not gt else x[0, 0]),
+           key="pt.meas")  # fmt: skip
+st.caption(
+    f"Tree K={K}, d={D} ({K**D} leaves, {m.n_parameters():,} parameters) predicted in one forward pass of "
+    f"{pred.seconds * 1000:.1f} ms on {m.device.type}. The root is the probability-weighted mean of the leaves."
+)
+crumbs = st.columns(D + 2)
+for j in range(len(focus) + 1):
+    p = focus[:j]
+    if crumbs[j].button("🌳 root" if not j else f"› {path_id(p)}", key=f"pt.crumb{j}", disabled=p == focus):
+        st.session_state["pt.node"] = path_id(p)
+        st.rerun()
+fig = make_tree_figure(pred.tree, focus=focus, gt_path=pred.gt_path, height=380 + 60 * D)
+_ui.plotly(fig, key="pt.tree", on_select=focus_from("pt.tree"), selection_mode="points")
+img, p_abs = pred.tree.node(focus)
+cap = (f"Focused node {path_id(focus)}: P = {float(p_abs[0]):.3f} absolute, "
+       f"{float(pred.tree.conditional(focus)[0]):.3f} given its parent. Labels read absolute | conditional.")  # fmt: skip
+if gt:
+    r = pred.report
+    cap += f" Ground-truth path {path_id(pred.gt_path)} (green)."
+st.caption(cap)
+_ui.plotly(make_node_figure(pred.tree, focus, x_true=None if not gt else x[0, 0]), key="pt.node_fig")
+st.caption("Top: the node and its children, most probable first. Bottom: child minus node (red brighter).")
+
+if gt:
+    cols = st.columns(D + 2)
+    for j in range(D + 1):
+        nll = "" if j == 0 else f", NLL {r['nll'][0, j - 1]:.2f} (uniform {math.log(K**j):.2f})"
+        cols[j].metric(f"Depth {j} PSNR", f"{r['psnr'][0, j]:.2f} dB", help=f"whole image{nll}")
+        if j:
+            cols[j].caption(f"NLL {r['nll'][0, j - 1]:.2f} nats vs ln K^{j} = {math.log(K**j):.2f}")
+    cols[-1].metric(
+        "Measurement consistency",
+        f"{r['consistency'][0]:.3f}",
+        help="largest RMSE of any node on the observed rows",
+    )
+
+st.subheader("Baseline: DDNM samples + hierarchical k-means")
+ddpm_name = DEFAULT_DDPM[task]
+if ddpm_name not in weights.read_manifest():
+    st.info(f"No diffusion model `{ddpm_name}` is shipped, so this task has no baseline yet.")
+elif st.toggle(f"Run the baseline ({n_samples} samples × {steps} steps)", key="pt.base", bind="query-params"):
+    store, bkey = baseline_store(), (sig, K, D, n_samples, steps)
+    if bkey not in store:
+        bar, timing = st.progress(0.0, "Sampling posterior samples with DDNM…"), {}
+        bt = baseline_tree(pred.y, n_samples=n_samples, branching=K, depth=D, task=task, steps=steps,
+                           progress=lambda f: bar.progress(min(f, 1.0)), timing=timing)  # fmt: skip
+        bar.empty()
+        store[bkey] = (bt, timing)
+        while len(store) > 16:
+            store.pop(next(iter(store)))
+    bt, timing = store[bkey]
+    bfig = make_tree_figure(
+        bt, focus=focus, gt_path=bt.greedy_path(x).tolist()[0] if gt else None, height=380 + 60 * D
+    )
+    _ui.plotly(bfig, key="pt.btree", on_select=focus_from("pt.btree"), selection_mode="points")
+    wall = timing["sampling_s"] + timing["clustering_s"]
+    thin = int((bt.counts < 2).sum())
+    st.caption(
+        f"Baseline wall time {wall:.1f} s ({timing['sampling_s']:.1f} s sampling, {timing['clustering_s']:.2f} s "
+        f"k-means) vs {pred.seconds * 1000:.1f} ms for the tree: {wall / pred.seconds:,.0f}× slower. "
+        f"Samples per leaf: {bt.counts[0].tolist()}" + (f"; {thin} leaves hold fewer than 2 samples (degenerate)." if thin else ".")
+    )  # fmt: skip
+    if gt:
+        br = tree_metrics(bt, x, task)
+        st.caption("Baseline path PSNR by depth: " + ", ".join(f"{v:.2f}" for v in br["psnr"][0])
+                   + " dB; NLL: " + ", ".join(f"{v:.2f}" for v in br["nll"][0]) + " nats.")  # fmt: skip
+
+with st.expander(f"Calibration and quality over {min(N_TEST[task], len(test_images(task)))} held-out images"):
+    with _ui.timed("Predicting trees for the held-out set…"):
+        summ, cal = heldout_report(name)
+    ref = [math.log(K**j) for j in range(1, D + 1)]
+    _ui.plotly(make_path_figure(range(D + 1), {"tree": (summ["psnr"], summ["psnr_sem"], summ["nll"], summ["nll_sem"])},
+                                reference_nll=ref), key="pt.path")  # fmt: skip
+    _ui.plotly(make_calibration_figure({f"depth {j}": c for j, c in cal.items()}), key="pt.cal")
+    st.caption(
+        f"Mean over {summ['n_images']} images ± SEM. NLL by depth " + ", ".join(f"{v:.2f}" for v in summ["nll"])
+        + " nats vs uniform " + ", ".join(f"{v:.2f}" for v in ref) + ". Calibration error (ECE) "
+        + ", ".join(f"depth {j}: {c['ece']:.3f}" for j, c in cal.items()) + "."
+    )  # fmt: skip
+    bench = m.card.get("metrics", {}).get("benchmark")
+    if bench:
+        st.markdown("**Benchmark (`benchmarks/bench_posterior_trees.py`, tree vs baseline, same run)**")
+        st.json(bench, expanded=False)
+
+_ui.math_expander(
+    [
+        r"\hat\alpha_{\text{parent}}=\sum_{c}\hat\alpha_c,\qquad \hat x_{\text{parent}}=\sum_c \frac{\hat\alpha_c}{\hat\alpha_{\text{parent}}}\hat x_c,\qquad \hat x_{\text{root}}=\sum_{n=1}^{K^d}\hat\alpha_n\hat x_n\approx\mathbb E[x\mid y]",
+        r"k^*_j=\arg\min_k \|x-\hat x_{(k^*_1..k^*_{j-1},k)}\|^2,\qquad \mathcal L=\tfrac{1}{d+1}\sum_{j=0}^{d}\frac{\sum_k w_{jk}\|\hat x_{jk}-x\|^2}{\sum_k w_{jk}},\ w=1\ \text{(winner)},\ \varepsilon_t\ \text{(others)}",
+        r"\varepsilon_t=\exp\!\big(-[t-5]_+/2\big),\qquad \mathrm{NLL}_j=-\ln\hat\alpha_{(k^*_1..k^*_j)}",
+    ],
+    "The network predicts only the leaves and one softmax over them; every inner node is computed. Under "
+    "L2 the optimal tree is hierarchical k-means of the posterior, which the baseline approximates from samples. "
+    "Our probability head is refitted on the frozen body by the cross-entropy of the ground truth's leaf cell.",
+)  # fmt: skip
+if src == "test":
+    with st.expander("Reproduce in Python"):
+        st.code(ex.reproduce_snippet(task, layout, int(idx)), language="python")
+c1, c2 = st.columns(2)
+c1.download_button(
+    "Download the tree (PNG grid)",
+    tree_png(pred.tree),
+    f"posterior_tree_{name}.png",
+    "image/png",
+    key="pt.png",
+)
+_ui.download_csv("Download the nodes (CSV)", pd.DataFrame(ex.node_table(pred.tree, x if gt else None)),
+                 f"posterior_tree_{name}.csv", key="pt.csv")  # fmt: skip

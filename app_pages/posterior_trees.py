@@ -35,7 +35,7 @@ from dlsa_core.viz.posterior_trees import (
 
 TASKS = {"mnist-inpaint": "MNIST digits", "fashion-inpaint": "Fashion-MNIST"}
 SOURCES = {"test": "Held-out test image", "upload": "Upload a picture", "draw": "Draw the visible part"}
-N_TEST = {"mnist-inpaint": 500, "fashion-inpaint": 10_000}
+N_TEST = {"mnist-inpaint": 500, "fashion-inpaint": 2000}
 PRESETS = {  # each preset sets every widget it names
     "A 4 or a 9?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 453, "pt.gt": True},
     "A 3, a 5 or an 8?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 165, "pt.gt": True},
@@ -52,7 +52,7 @@ NOTICE = {
 _ui.sanitize_url({
     "pt.preset": _ui.one_of(PRESETS), "pt.task": _ui.one_of(TASKS), "pt.layout": lambda s: bool(ex.parse_layout(s)),
     "pt.src": _ui.one_of(SOURCES), "pt.i": _ui.number_in(0, 9999, integer=True), "pt.gt": _ui.is_bool,
-    "pt.base": _ui.is_bool, "pt.ns": _ui.number_in(10, 200, integer=True), "pt.steps": _ui.number_in(5, 50, integer=True),
+    "pt.base": _ui.is_bool, "pt.cal": _ui.is_bool, "pt.ns": _ui.number_in(10, 200, integer=True), "pt.steps": _ui.number_in(5, 50, integer=True),
 })  # fmt: skip
 
 
@@ -78,6 +78,10 @@ def heldout_report(name):
     xs = [x[i : i + 500] for i in range(0, len(x), 500)]
     summ = summarize(concat([tree_metrics(t, xb, m.task) for t, xb in zip(trees, xs, strict=False)]))
     return summ, {j: calibration(trees, xs, j) for j in range(1, m.depth + 1)}
+
+
+def random_image(n):
+    st.session_state["pt.i"] = int(np.random.default_rng().integers(n))
 
 
 def focus_from(chart_key):
@@ -106,9 +110,11 @@ with st.sidebar:
     layout = st.selectbox("Tree layout (K branches, d levels)", layouts, key="pt.layout", bind="query-params",
                           format_func=lambda s: "K={}, d={}".format(*ex.parse_layout(s)))  # fmt: skip
     src = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="pt.src", bind="query-params")
-    show_gt = st.toggle(
-        "Ground-truth mode", key="pt.gt", bind="query-params", help="Only for test images."
-    )
+    if src == "test":
+        n_test = len(test_images(task))
+        idx = st.number_input(f"Test image (0–{n_test - 1})", 0, n_test - 1, key="pt.i", bind="query-params")
+        st.button("🎲 Random test image", key="pt.random", on_click=random_image, args=(n_test,))
+    show_gt = st.toggle("Ground-truth mode", key="pt.gt", bind="query-params", help="Only for test images.")
     with st.expander("Baseline settings"):
         n_samples = st.slider("Posterior samples", 10, 200, 100, step=10, key="pt.ns", bind="query-params")
         steps = st.slider("DDNM steps", 5, 50, 20, key="pt.steps", bind="query-params")
@@ -120,15 +126,9 @@ except weights.WeightsError as exc:
     st.error(f"The tree model could not be loaded: {exc}")
     st.stop()
 K, D = m.branching, m.depth
-x = y = None
+x = None
 if src == "test":
-    xs = test_images(task)
-    c1, c2 = st.columns([4, 1])
-    idx = c1.number_input(f"Test image (0–{len(xs) - 1})", 0, len(xs) - 1, key="pt.i", bind="query-params")
-    if c2.button("🎲 Random", key="pt.random"):
-        st.session_state["pt.i"] = int(np.random.default_rng().integers(len(xs)))
-        st.rerun()
-    x = xs[int(idx) : int(idx) + 1]
+    x = test_images(task)[int(idx) : int(idx) + 1]
 elif src == "upload":
     up = st.file_uploader(
         "A picture of a digit or garment (PNG/JPEG); it is resized to 28×28", ["png", "jpg", "jpeg"]
@@ -164,20 +164,25 @@ except ValueError:
 st.session_state["pt.node"] = path_id(focus)
 st.query_params["pt.node"] = path_id(focus)
 
-_ui.plotly(make_measurement_figure(pred.y[0, 0], pred.tree.root[0, 0].clamp(0, 1), None if not gt else x[0, 0]),
-           key="pt.meas")  # fmt: skip
+left, right = st.columns([1, 3])
+with left:
+    meas = make_measurement_figure(
+        pred.y[0, 0], pred.tree.root[0, 0].clamp(0, 1), x[0, 0] if gt else None, vertical=True
+    )
+    _ui.plotly(meas, key="pt.meas")
+with right:
+    crumbs = st.columns(D + 3)
+    for j in range(len(focus) + 1):
+        p = focus[:j]
+        if crumbs[j].button("root" if not j else f"› {path_id(p)}", key=f"pt.crumb{j}", disabled=p == focus):
+            st.session_state["pt.node"] = path_id(p)
+            st.rerun()
+    fig = make_tree_figure(pred.tree, focus=focus, gt_path=pred.gt_path, height=330 + 70 * D)
+    _ui.plotly(fig, key="pt.tree", on_select=focus_from("pt.tree"), selection_mode="points")
 st.caption(
     f"Tree K={K}, d={D} ({K**D} leaves, {m.n_parameters():,} parameters) predicted in one forward pass of "
     f"{pred.seconds * 1000:.1f} ms on {m.device.type}. The root is the probability-weighted mean of the leaves."
 )
-crumbs = st.columns(D + 2)
-for j in range(len(focus) + 1):
-    p = focus[:j]
-    if crumbs[j].button("🌳 root" if not j else f"› {path_id(p)}", key=f"pt.crumb{j}", disabled=p == focus):
-        st.session_state["pt.node"] = path_id(p)
-        st.rerun()
-fig = make_tree_figure(pred.tree, focus=focus, gt_path=pred.gt_path, height=380 + 60 * D)
-_ui.plotly(fig, key="pt.tree", on_select=focus_from("pt.tree"), selection_mode="points")
 img, p_abs = pred.tree.node(focus)
 cap = (f"Focused node {path_id(focus)}: P = {float(p_abs[0]):.3f} absolute, "
        f"{float(pred.tree.conditional(focus)[0]):.3f} given its parent. Labels read absolute | conditional.")  # fmt: skip
@@ -186,7 +191,9 @@ if gt:
     cap += f" Ground-truth path {path_id(pred.gt_path)} (green)."
 st.caption(cap)
 _ui.plotly(make_node_figure(pred.tree, focus, x_true=None if not gt else x[0, 0]), key="pt.node_fig")
-st.caption("Top: the node and its children, most probable first. Bottom: child minus node (red brighter).")
+st.caption(
+    "Top: the node and its children, most probable first. Bottom: child minus node (blue brighter, red darker)."
+)
 
 if gt:
     cols = st.columns(D + 2)
@@ -232,13 +239,15 @@ elif st.toggle(f"Run the baseline ({n_samples} samples × {steps} steps)", key="
         st.caption("Baseline path PSNR by depth: " + ", ".join(f"{v:.2f}" for v in br["psnr"][0])
                    + " dB; NLL: " + ", ".join(f"{v:.2f}" for v in br["nll"][0]) + " nats.")  # fmt: skip
 
-with st.expander(f"Calibration and quality over {min(N_TEST[task], len(test_images(task)))} held-out images"):
+if st.toggle(
+    f"Calibration and quality over {N_TEST[task]:,} held-out images", key="pt.cal", bind="query-params"
+):
     with _ui.timed("Predicting trees for the held-out set…"):
         summ, cal = heldout_report(name)
     ref = [math.log(K**j) for j in range(1, D + 1)]
     _ui.plotly(make_path_figure(range(D + 1), {"tree": (summ["psnr"], summ["psnr_sem"], summ["nll"], summ["nll_sem"])},
                                 reference_nll=ref), key="pt.path")  # fmt: skip
-    _ui.plotly(make_calibration_figure({f"depth {j}": c for j, c in cal.items()}), key="pt.cal")
+    _ui.plotly(make_calibration_figure({f"depth {j}": c for j, c in cal.items()}), key="pt.cal_fig")
     st.caption(
         f"Mean over {summ['n_images']} images ± SEM. NLL by depth " + ", ".join(f"{v:.2f}" for v in summ["nll"])
         + " nats vs uniform " + ", ".join(f"{v:.2f}" for v in ref) + ". Calibration error (ECE) "

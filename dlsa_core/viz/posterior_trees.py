@@ -167,17 +167,26 @@ def _square_axes(fig, rows, cols, height):
     fig.update_layout(template="plotly_white", height=height, margin=dict(l=5, r=5, t=40, b=5))
 
 
-def make_measurement_figure(y, root, x_true=None, *, masked_rows: int = 20) -> go.Figure:
-    """Measurement (hidden rows outlined), the root (MMSE) and, when known, the ground truth."""
-    panels = [("measurement y", y), ("root = MMSE estimate", root)] + (
+def make_measurement_figure(
+    y, root, x_true=None, *, masked_rows: int = 20, vertical: bool = False
+) -> go.Figure:
+    """Measurement (hidden rows outlined), the root (MMSE) and, when known, the ground truth.
+
+    ``vertical`` stacks the panels in one column (for a narrow column beside the tree).
+    """
+    panels = [("measurement y", y), ("root = MMSE", root)] + (
         [("ground truth x", x_true)] if x_true is not None else []
     )
-    fig = make_subplots(1, len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.03)
+    n = len(panels)
+    rows, cols = (n, 1) if vertical else (1, n)
+    fig = make_subplots(
+        rows, cols, subplot_titles=[p[0] for p in panels], horizontal_spacing=0.03, vertical_spacing=0.06
+    )
     for i, (name, img) in enumerate(panels, 1):
-        _gray(fig, img, 1, i, name)
+        _gray(fig, img, i if vertical else 1, 1 if vertical else i, name)
     fig.add_shape(type="rect", x0=-0.5, x1=27.5, y0=27.5 - masked_rows, y1=27.5, row=1, col=1,
                   line=dict(color=ORANGE, width=2, dash="dash"), fillcolor="rgba(230,159,0,0.12)")  # fmt: skip
-    _square_axes(fig, 1, len(panels), 260)
+    _square_axes(fig, rows, cols, 200 * n + 20 if vertical else 260)
     return fig
 
 

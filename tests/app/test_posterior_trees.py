@@ -122,3 +122,17 @@ def test_reproduce_snippet_runs_and_matches_the_page():
     x = _x(453)
     tree = model.predict_tree(degrade(x))
     assert str(tree.probs.round(decimals=3)) in buf.getvalue()
+
+
+def test_calibration_panel_reports_the_held_out_numbers():
+    at = _open({"pt.cal": "true"})
+    assert not at.exception
+    cap = next(c.value for c in at.caption if c.value.startswith("Mean over 500 images"))
+    from dlsa_core.posterior_trees import calibration, summarize, tree_metrics
+
+    model = load_tree_model("tree-mnist-inpaint-k3d2")
+    x = load_task_images("mnist-inpaint", "test")[0]
+    tree = model.predict_tree(degrade(x))
+    s = summarize(tree_metrics(tree, x))
+    assert f"NLL by depth {s['nll'][0]:.2f}, {s['nll'][1]:.2f} nats" in cap
+    assert f"depth 1: {calibration([tree], [x], 1)['ece']:.3f}" in cap

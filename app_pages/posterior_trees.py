@@ -11,17 +11,9 @@ import streamlit as st
 
 from app_pages import _ui
 from dlsa_core import weights
-from dlsa_core.posterior_trees import (
-    calibration,
-    degrade,
-    load_task_images,
-    load_tree_model,
-    summarize,
-    tree_metrics,
-)
 from dlsa_core.posterior_trees import explore as ex
+from dlsa_core.posterior_trees import load_task_images, load_tree_model
 from dlsa_core.posterior_trees.baseline import DEFAULT_DDPM, baseline_tree
-from dlsa_core.posterior_trees.metrics import concat
 from dlsa_core.viz.posterior_trees import (
     make_calibration_figure,
     make_measurement_figure,
@@ -73,11 +65,7 @@ def baseline_store() -> dict:
 
 @st.cache_data(max_entries=6, show_spinner=False)
 def heldout_report(name):
-    m, x = model(name), test_images(model(name).task)
-    trees = [m.predict_tree(degrade(x[i : i + 500], m.task)) for i in range(0, len(x), 500)]
-    xs = [x[i : i + 500] for i in range(0, len(x), 500)]
-    summ = summarize(concat([tree_metrics(t, xb, m.task) for t, xb in zip(trees, xs, strict=False)]))
-    return summ, {j: calibration(trees, xs, j) for j in range(1, m.depth + 1)}
+    return ex.heldout_report(model(name), test_images(model(name).task))
 
 
 def random_image(n):
@@ -120,27 +108,21 @@ with st.sidebar:
         steps = st.slider("DDNM steps", 5, 50, 20, key="pt.steps", bind="query-params")
 
 name = ex.model_name(task, layout)
-try:
-    m = model(name)
-except weights.WeightsError as exc:
-    st.error(f"The tree model could not be loaded: {exc}")
+m = _ui.guarded(model, name)  # a corrupted or missing weights file is a WeightsError (a RuntimeError)
+if m is None:
     st.stop()
 K, D = m.branching, m.depth
 x = None
 if src == "test":
     x = test_images(task)[int(idx) : int(idx) + 1]
 elif src == "upload":
-    up = st.file_uploader(
-        "A picture of a digit or garment (PNG/JPEG); it is resized to 28×28", ["png", "jpg", "jpeg"]
-    )
+    up = st.file_uploader("A digit or garment (PNG/JPEG), resized to 28×28", ["png", "jpg", "jpeg"])
     if up is not None:
         x = _ui.guarded(ex.image_from_upload, up.getvalue())
 else:
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption(
-        "Draw in white; only the bottom 8 of 28 rows (below the orange line) are kept as the measurement."
-    )
+    st.caption("Draw in white. Only the bottom 8 of 28 rows (the lowest 2/7 of the box) are measured.")
     cv = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
                    drawing_mode="freedraw", key="pt.canvas", update_streamlit=True)  # fmt: skip
     x = ex.image_from_canvas(cv.image_data)
@@ -198,20 +180,14 @@ st.caption(
 if gt:
     cols = st.columns(D + 2)
     for j in range(D + 1):
-        nll = "" if j == 0 else f", NLL {r['nll'][0, j - 1]:.2f} (uniform {math.log(K**j):.2f})"
-        cols[j].metric(f"Depth {j} PSNR", f"{r['psnr'][0, j]:.2f} dB", help=f"whole image{nll}")
+        cols[j].metric(f"Depth {j} PSNR", f"{r['psnr'][0, j]:.2f} dB", help="whole image, on the green path")
         if j:
             cols[j].caption(f"NLL {r['nll'][0, j - 1]:.2f} nats vs ln K^{j} = {math.log(K**j):.2f}")
-    cols[-1].metric(
-        "Measurement consistency",
-        f"{r['consistency'][0]:.3f}",
-        help="largest RMSE of any node on the observed rows",
-    )
+    cols[-1].metric("Measurement consistency", f"{r['consistency'][0]:.3f}", help="max RMSE on observed rows")
 
 st.subheader("Baseline: DDNM samples + hierarchical k-means")
-ddpm_name = DEFAULT_DDPM[task]
-if ddpm_name not in weights.read_manifest():
-    st.info(f"No diffusion model `{ddpm_name}` is shipped, so this task has no baseline yet.")
+if DEFAULT_DDPM[task] not in weights.read_manifest():
+    st.info(f"No diffusion model `{DEFAULT_DDPM[task]}` is shipped, so this task has no baseline yet.")
 elif st.toggle(f"Run the baseline ({n_samples} samples × {steps} steps)", key="pt.base", bind="query-params"):
     store, bkey = baseline_store(), (sig, K, D, n_samples, steps)
     if bkey not in store:
@@ -227,17 +203,7 @@ elif st.toggle(f"Run the baseline ({n_samples} samples × {steps} steps)", key="
         bt, focus=focus, gt_path=bt.greedy_path(x).tolist()[0] if gt else None, height=380 + 60 * D
     )
     _ui.plotly(bfig, key="pt.btree", on_select=focus_from("pt.btree"), selection_mode="points")
-    wall = timing["sampling_s"] + timing["clustering_s"]
-    thin = int((bt.counts < 2).sum())
-    st.caption(
-        f"Baseline wall time {wall:.1f} s ({timing['sampling_s']:.1f} s sampling, {timing['clustering_s']:.2f} s "
-        f"k-means) vs {pred.seconds * 1000:.1f} ms for the tree: {wall / pred.seconds:,.0f}× slower. "
-        f"Samples per leaf: {bt.counts[0].tolist()}" + (f"; {thin} leaves hold fewer than 2 samples (degenerate)." if thin else ".")
-    )  # fmt: skip
-    if gt:
-        br = tree_metrics(bt, x, task)
-        st.caption("Baseline path PSNR by depth: " + ", ".join(f"{v:.2f}" for v in br["psnr"][0])
-                   + " dB; NLL: " + ", ".join(f"{v:.2f}" for v in br["nll"][0]) + " nats.")  # fmt: skip
+    st.caption(ex.baseline_caption(bt, timing, pred.seconds, x if gt else None, task))
 
 if st.toggle(
     f"Calibration and quality over {N_TEST[task]:,} held-out images", key="pt.cal", bind="query-params"
@@ -253,10 +219,13 @@ if st.toggle(
         + " nats vs uniform " + ", ".join(f"{v:.2f}" for v in ref) + ". Calibration error (ECE) "
         + ", ".join(f"depth {j}: {c['ece']:.3f}" for j, c in cal.items()) + "."
     )  # fmt: skip
-    bench = m.card.get("metrics", {}).get("benchmark")
-    if bench:
-        st.markdown("**Benchmark (`benchmarks/bench_posterior_trees.py`, tree vs baseline, same run)**")
-        st.json(bench, expanded=False)
+    rows = ex.benchmark_rows(m.card.get("metrics", {}).get("benchmark", {}))
+    if rows:
+        st.markdown(
+            "**Benchmark** (`benchmarks/bench_posterior_trees.py`): tree vs baseline on the same images"
+        )
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        st.caption(ex.benchmark_note(m.card["metrics"]["benchmark"]))
 
 _ui.math_expander(
     [
@@ -273,11 +242,8 @@ if src == "test":
         st.code(ex.reproduce_snippet(task, layout, int(idx)), language="python")
 c1, c2 = st.columns(2)
 c1.download_button(
-    "Download the tree (PNG grid)",
-    tree_png(pred.tree),
-    f"posterior_tree_{name}.png",
-    "image/png",
-    key="pt.png",
+    "Download the tree (PNG grid)", tree_png(pred.tree), f"{name}.png", "image/png", key="pt.png"
 )
-_ui.download_csv("Download the nodes (CSV)", pd.DataFrame(ex.node_table(pred.tree, x if gt else None)),
-                 f"posterior_tree_{name}.csv", key="pt.csv")  # fmt: skip
+with c2:
+    nodes = pd.DataFrame(ex.node_table(pred.tree, x if gt else None))
+    _ui.download_csv("Download the nodes (CSV)", nodes, f"{name}.csv", key="pt.csv")

@@ -149,3 +149,62 @@ def reproduce_snippet(task: str, layout: str, index: int) -> str:
         "report = tree_metrics(tree, x, model.task)\n"
         "print(tree.probs.round(decimals=3), report['path'], report['psnr'].round(2), report['nll'].round(3))\n"
     )
+
+
+def heldout_report(model, x: torch.Tensor, batch: int = 500) -> tuple[dict, dict]:
+    """Path PSNR / NLL summary (mean, SEM) and calibration per depth of ``model`` on clean images ``x``."""
+    from .metrics import calibration, concat, summarize
+
+    xs = [x[i : i + batch] for i in range(0, len(x), batch)]
+    trees = [model.predict_tree(degrade(xb, model.task)) for xb in xs]
+    summ = summarize(concat([tree_metrics(t, xb, model.task) for t, xb in zip(trees, xs, strict=True)]))
+    return summ, {j: calibration(trees, xs, j) for j in range(1, model.depth + 1)}
+
+
+def baseline_caption(
+    bt: PosteriorTree, timing: dict, tree_seconds: float, x: torch.Tensor | None, task: str
+) -> str:
+    """What the page says under the baseline tree: wall times, the ratio, sample counts, its path metrics."""
+    wall = timing["sampling_s"] + timing["clustering_s"]
+    thin = int((bt.counts < 2).sum())
+    s = (
+        f"Baseline wall time {wall:.1f} s ({timing['sampling_s']:.1f} s sampling, {timing['clustering_s']:.2f} s "
+        f"k-means) vs {tree_seconds * 1000:.1f} ms for the tree: {wall / tree_seconds:,.0f}× slower. "
+        f"Samples per leaf: {bt.counts[0].tolist()}"
+        + (f"; {thin} leaves hold fewer than 2 samples (degenerate)." if thin else ".")
+    )
+    if x is not None:
+        r = tree_metrics(bt, x, task)
+        s += " Baseline path PSNR by depth: " + ", ".join(f"{v:.2f}" for v in r["psnr"][0]) + " dB; NLL: "
+        s += ", ".join(f"{v:.2f}" for v in r["nll"][0]) + " nats."
+    return s
+
+
+def benchmark_rows(bench: dict) -> list[dict]:
+    """The model card's benchmark as rows (depth, tree vs baseline PSNR and NLL on the same images)."""
+    t, b = bench.get("tree_on_baseline_images"), bench.get("baseline")
+    if not t or not b:
+        return []
+    rows = []
+    for j in range(len(t["psnr"])):
+        rows.append(
+            {
+                "depth": j,
+                "tree PSNR (dB)": t["psnr"][j],
+                "baseline PSNR (dB)": b["psnr"][j],
+                "tree NLL": t["nll"][j - 1] if j else 0.0,
+                "baseline NLL": b["nll"][j - 1] if j else 0.0,
+            }
+        )
+    return rows
+
+
+def benchmark_note(bench: dict) -> str:
+    """One line on the benchmark's sizes and speed."""
+    b = bench.get("baseline_seconds_per_image", {})
+    return (
+        f"Tree on {bench['tree']['n_images']} held-out images: forward pass {bench['tree_forward_ms_batch1']} ms at "
+        f"batch 1 on {bench.get('device')}. Baseline on the first {b.get('n_images')} of them: "
+        f"{b.get('samples')} DDNM samples × {b.get('ddnm_steps')} steps, {b.get('total')} s per image; "
+        f"the tree is {bench.get('speed_ratio_baseline_over_tree', 0):,}× faster (same run, shared CPU)."
+    )

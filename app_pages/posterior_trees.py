@@ -29,14 +29,14 @@ TASKS = {"mnist-inpaint": "MNIST digits", "fashion-inpaint": "Fashion-MNIST"}
 SOURCES = {"test": "Held-out test image", "upload": "Upload a picture", "draw": "Draw the visible part"}
 N_TEST = {"mnist-inpaint": 500, "fashion-inpaint": 2000}
 PRESETS = {  # each preset sets every widget it names
-    "A 4 or a 9?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 453, "pt.gt": True},
-    "A 3, a 5 or an 8?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 165, "pt.gt": True},
+    "A 7 or a 9?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 453, "pt.gt": True},
+    "A 3 or an 8?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 196, "pt.gt": True},
     "Two levels of three vs three of two": {"pt.task": "mnist-inpaint", "pt.layout": "k2d3", "pt.src": "test", "pt.i": 453, "pt.gt": True},
     "Fashion: shirt, pullover or coat?": {"pt.task": "fashion-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 4, "pt.gt": True},
 }  # fmt: skip
 NOTICE = {
-    "A 4 or a 9?": "The bottom rows fit several digits; the first split separates them, with their odds.",
-    "A 3, a 5 or an 8?": "Follow the green ground-truth path: PSNR rises and the NLL stays below ln K^j.",
+    "A 7 or a 9?": "A lone stroke fits a 7, a 9 or a 4: the first split separates them, with their odds.",
+    "A 3 or an 8?": "Follow the green ground-truth path: PSNR rises and the NLL stays below ln K^j.",
     "Two levels of three vs three of two": "Same input, 8 leaves in binary splits: compare the modes found.",
     "Fashion: shirt, pullover or coat?": "60,000 training images: the splits follow garment classes.",
 }
@@ -85,19 +85,28 @@ def focus_from(chart_key):
 _ui.intro("posterior_trees", "Click a node of the tree to focus it; the breadcrumb takes you back.")
 with st.sidebar:
     preset = _ui.preset_selector("pt.preset", PRESETS, help="Curated inputs; each sets the controls.")
-    for k, v in PRESETS[preset].items():
-        st.session_state.setdefault(k, v)
+    for k, v in PRESETS[preset].items():  # a value in the link wins over the preset's default
+        if k not in st.query_params:
+            st.session_state.setdefault(k, v)
     st.caption(f"What to notice: {NOTICE[preset]}")
-    task = st.selectbox("Task", list(TASKS), format_func=TASKS.get, key="pt.task", bind="query-params")
+    # options are the plain URL values (a bound widget writes format_func's label into the link)
+    task = st.selectbox(
+        "Task",
+        list(TASKS),
+        key="pt.task",
+        bind="query-params",
+        help="; ".join(f"{k}: {v}, top 20 of 28 rows hidden" for k, v in TASKS.items()),
+    )
     layouts = ex.shipped_layouts(task)
     if not layouts:
         st.error(f"No tree model is shipped for {TASKS[task]}; run the training command in the README.")
         st.stop()
-    if st.session_state.get("pt.layout") not in layouts:
+    if st.session_state.get("pt.layout", st.query_params.get("pt.layout")) not in layouts:
         st.session_state["pt.layout"] = layouts[0]
-    layout = st.selectbox("Tree layout (K branches, d levels)", layouts, key="pt.layout", bind="query-params",
-                          format_func=lambda s: "K={}, d={}".format(*ex.parse_layout(s)))  # fmt: skip
-    src = st.radio("Input", list(SOURCES), format_func=SOURCES.get, key="pt.src", bind="query-params")
+    layout = st.selectbox(
+        "Tree layout: kKdD = K branches, D levels", layouts, key="pt.layout", bind="query-params"
+    )
+    src = st.radio("Input", list(SOURCES), captions=list(SOURCES.values()), key="pt.src", bind="query-params")
     if src == "test":
         n_test = len(test_images(task))
         idx = st.number_input(f"Test image (0–{n_test - 1})", 0, n_test - 1, key="pt.i", bind="query-params")
@@ -124,7 +133,7 @@ else:
 
     st.caption("Draw in white. Only the bottom 8 of 28 rows (the lowest 2/7 of the box) are measured.")
     cv = st_canvas(stroke_width=18, stroke_color="#FFFFFF", background_color="#000000", height=224, width=224,
-                   drawing_mode="freedraw", key="pt.canvas", update_streamlit=True)  # fmt: skip
+                   drawing_mode="freedraw", key="pt.canvas", update_streamlit=True, return_image_data=True)  # fmt: skip
     x = ex.image_from_canvas(cv.image_data)
 if x is None:
     st.info("Give an input: upload a picture or draw the bottom part of a digit.")
@@ -165,16 +174,12 @@ st.caption(
     f"Tree K={K}, d={D} ({K**D} leaves, {m.n_parameters():,} parameters) predicted in one forward pass of "
     f"{pred.seconds * 1000:.1f} ms on {m.device.type}. The root is the probability-weighted mean of the leaves."
 )
-img, p_abs = pred.tree.node(focus)
-cap = (f"Focused node {path_id(focus)}: P = {float(p_abs[0]):.3f} absolute, "
-       f"{float(pred.tree.conditional(focus)[0]):.3f} given its parent. Labels read absolute | conditional.")  # fmt: skip
-if gt:
-    r = pred.report
-    cap += f" Ground-truth path {path_id(pred.gt_path)} (green)."
-st.caption(cap)
+p_abs, r = pred.tree.node(focus)[1], pred.report
+st.caption(f"Focused node {path_id(focus)}: P = {float(p_abs[0]):.3f} absolute, {float(pred.tree.conditional(focus)[0]):.3f} "
+           "given its parent. Labels read absolute | conditional." + (f" Ground-truth path {path_id(pred.gt_path)} (green)." if gt else ""))  # fmt: skip
 _ui.plotly(make_node_figure(pred.tree, focus, x_true=None if not gt else x[0, 0]), key="pt.node_fig")
 st.caption(
-    "Top: the node and its children, most probable first. Bottom: child minus node (blue brighter, red darker)."
+    "Top: node and children, most probable first. Bottom: child minus node (blue brighter, red darker)."
 )
 
 if gt:
@@ -227,16 +232,7 @@ if st.toggle(
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.caption(ex.benchmark_note(m.card["metrics"]["benchmark"]))
 
-_ui.math_expander(
-    [
-        r"\hat\alpha_{\text{parent}}=\sum_{c}\hat\alpha_c,\qquad \hat x_{\text{parent}}=\sum_c \frac{\hat\alpha_c}{\hat\alpha_{\text{parent}}}\hat x_c,\qquad \hat x_{\text{root}}=\sum_{n=1}^{K^d}\hat\alpha_n\hat x_n\approx\mathbb E[x\mid y]",
-        r"k^*_j=\arg\min_k \|x-\hat x_{(k^*_1..k^*_{j-1},k)}\|^2,\qquad \mathcal L=\tfrac{1}{d+1}\sum_{j=0}^{d}\frac{\sum_k w_{jk}\|\hat x_{jk}-x\|^2}{\sum_k w_{jk}},\ w=1\ \text{(winner)},\ \varepsilon_t\ \text{(others)}",
-        r"\varepsilon_t=\exp\!\big(-[t-5]_+/2\big),\qquad \mathrm{NLL}_j=-\ln\hat\alpha_{(k^*_1..k^*_j)}",
-    ],
-    "The network predicts only the leaves and one softmax over them; every inner node is computed. Under "
-    "L2 the optimal tree is hierarchical k-means of the posterior, which the baseline approximates from samples. "
-    "Our probability head is refitted on the frozen body by the cross-entropy of the ground truth's leaf cell.",
-)  # fmt: skip
+_ui.math_expander(ex.MATH, ex.MATH_NOTE)  # fmt: skip
 if src == "test":
     with st.expander("Reproduce in Python"):
         st.code(ex.reproduce_snippet(task, layout, int(idx)), language="python")

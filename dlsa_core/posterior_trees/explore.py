@@ -208,3 +208,20 @@ def benchmark_note(bench: dict) -> str:
         f"{b.get('samples')} DDNM samples × {b.get('ddnm_steps')} steps, {b.get('total')} s per image; "
         f"the tree is {bench.get('speed_ratio_baseline_over_tree', 0):,}× faster (same run, shared CPU)."
     )
+
+
+#: "The math" on the page (KaTeX-safe): assembly, the loss along the greedy path, annealing and NLL.
+MATH = [
+    r"\hat\alpha_{\text{parent}}=\sum_{c}\hat\alpha_c,\qquad \hat x_{\text{parent}}=\sum_c "
+    r"\frac{\hat\alpha_c}{\hat\alpha_{\text{parent}}}\hat x_c,\qquad \hat x_{\text{root}}=\sum_{n=1}^{K^d}"
+    r"\hat\alpha_n\hat x_n\approx\mathbb E[x\mid y]",
+    r"k^*_j=\arg\min_k \|x-\hat x_{(k^*_1..k^*_{j-1},k)}\|^2,\qquad \mathcal L=\tfrac{1}{d+1}\sum_{j=0}^{d}"
+    r"\frac{\sum_k w_{jk}\|\hat x_{jk}-x\|^2}{\sum_k w_{jk}},\ w=1\ \text{(winner)},\ \varepsilon_t\ \text{(others)}",
+    r"\varepsilon_t=\exp\!\big(-[t-5]_+/2\big),\qquad \mathrm{NLL}_j=-\ln\hat\alpha_{(k^*_1..k^*_j)}",
+]
+MATH_NOTE = (
+    "The network predicts only the leaves and one softmax over them; every inner node is computed. Under L2 "
+    "the optimal tree is hierarchical k-means of the posterior, which the baseline approximates from samples. "
+    "Our probability head is then refitted on the frozen body by the cross-entropy of the ground truth's leaf "
+    "cell, with early stopping on a validation split (the NLL it minimises is the one reported)."
+)

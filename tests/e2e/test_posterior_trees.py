@@ -60,7 +60,19 @@ def test_clicking_a_node_moves_the_focus(server_url, page):
 def test_drawing_the_visible_part_gives_a_tree(server_url, page):
     page.goto(f"{server_url}/posterior_trees?pt.src=draw")
     wait_for_app(page)
-    canvas = page.locator("canvas.upper-canvas").first
+    canvas = None
+    for _ in range(120):  # the canvas is drawn in the page, or in the component's iframe on some versions
+        for loc in (
+            page.locator("canvas.upper-canvas"),
+            page.frame_locator("iframe").locator("canvas.upper-canvas"),
+        ):
+            if loc.count():
+                canvas = loc.first
+                break
+        if canvas is not None:
+            break
+        page.wait_for_timeout(500)
+    assert canvas is not None, "the drawing canvas did not appear"
     canvas.wait_for()
     box = canvas.bounding_box()
     x0, y0, w, h = box["x"], box["y"], box["width"], box["height"]

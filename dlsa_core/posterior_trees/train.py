@@ -193,7 +193,18 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
     return state
 
 
-def refit_head(out_dir, *, epochs=60, patience=6, lr=1e-3, batch_size=128, device="cpu", seed=0, quiet=False):
+def refit_head(
+    out_dir,
+    *,
+    epochs=60,
+    patience=6,
+    lr=1e-3,
+    batch_size=128,
+    max_train=10_000,
+    device="cpu",
+    seed=0,
+    quiet=False,
+):
     """Stage 2: refit the head of the EMA model on a frozen body; keep the best validation NLL.
 
     Writes ``<out>/refit/model.safetensors`` and ``refit.json`` (history, best epoch, metrics).
@@ -205,7 +216,9 @@ def refit_head(out_dir, *, epochs=60, patience=6, lr=1e-3, batch_size=128, devic
     net = TreeUNet(model_cfg).to(device)
     net.load_state_dict(load_file(str(out / LAST / "ema.safetensors"), device=str(device)))
     x_train, _ = load_task_images(model_cfg.task, "train")
+    x_train = x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:max_train]]
     x_val, _ = load_task_images(model_cfg.task, "val")
+    x_val = x_val[:5000]
     net.eval()
     # the body is frozen: compute its pooled features and leaves once
     with torch.no_grad():

@@ -40,7 +40,7 @@ def _click_node(page, node_id: str) -> None:
 @pytest.mark.slow
 def test_clicking_a_node_moves_the_focus(server_url, page):
     page.goto(f"{server_url}/posterior_trees")
-    wait_for_app(page)
+    wait_for_app(page, 180_000)  # a cold server imports torch and loads the model first
     assert_no_exception(page)
     page.get_by_text(re.compile(r"^Focused node root")).wait_for()
     page.wait_for_timeout(800)
@@ -59,7 +59,7 @@ def test_clicking_a_node_moves_the_focus(server_url, page):
 @pytest.mark.slow
 def test_drawing_the_visible_part_gives_a_tree(server_url, page):
     page.goto(f"{server_url}/posterior_trees?pt.src=draw")
-    wait_for_app(page)
+    wait_for_app(page, 180_000)
     canvas = None
     for _ in range(120):  # the canvas is drawn in the page, or in the component's iframe on some versions
         for loc in (

@@ -87,6 +87,9 @@ def main(argv=None) -> int:
     p.add_argument("--n-baseline", type=int, default=50)
     p.add_argument("--samples", type=int, default=100)
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument(
+        "--retime", type=int, default=1, help="re-sample this many images now, for a same-run ratio"
+    )
     p.add_argument("--update-card", action="store_true")
     p.add_argument("--json", default=None, help="also write the report here")
     a = p.parse_args(argv)
@@ -158,7 +161,8 @@ def main(argv=None) -> int:
         pt = rep["paired_tree_minus_baseline"]
         checks["deepest PSNR within 0.5 dB of baseline or better"] = pt["deepest_psnr_db"] >= -0.5
         checks["deepest NLL within 0.1 nats of baseline or better"] = pt["deepest_nll"] <= 0.1
-        checks[">= 1000x faster than the baseline"] = rep["speed_ratio_baseline_over_tree"] >= 1000
+        ratio = rep.get("same_run_timing", {}).get("ratio", rep["speed_ratio_baseline_over_tree"])
+        checks[">= 1000x faster than the baseline"] = ratio >= 1000
     rep["checks"] = checks
     print(json.dumps(rep, indent=1))
     if a.json:

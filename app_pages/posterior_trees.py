@@ -32,13 +32,13 @@ PRESETS = {  # each preset sets every widget it names
     "A 7 or a 9?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 453, "pt.gt": True},
     "A 3 or an 8?": {"pt.task": "mnist-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 196, "pt.gt": True},
     "Two levels of three vs three of two": {"pt.task": "mnist-inpaint", "pt.layout": "k2d3", "pt.src": "test", "pt.i": 453, "pt.gt": True},
-    "Fashion: shirt, pullover or coat?": {"pt.task": "fashion-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 4, "pt.gt": True},
+    "Fashion: T-shirt or dress?": {"pt.task": "fashion-inpaint", "pt.layout": "k3d2", "pt.src": "test", "pt.i": 27, "pt.gt": True},
 }  # fmt: skip
 NOTICE = {
     "A 7 or a 9?": "A lone stroke fits a 7, a 9 or a 4: the first split separates them, with their odds.",
     "A 3 or an 8?": "Follow the green ground-truth path: PSNR rises and the NLL stays below ln K^j.",
     "Two levels of three vs three of two": "Same input, 8 leaves in binary splits: compare the modes found.",
-    "Fashion: shirt, pullover or coat?": "60,000 training images: the splits follow garment classes.",
+    "Fashion: T-shirt or dress?": "The hem alone: short or long sleeves, shirt or dress, with their odds.",
 }
 
 _ui.sanitize_url({

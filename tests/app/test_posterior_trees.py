@@ -145,3 +145,10 @@ def test_plain_link_values_select_the_input_source():
     assert any("upload a picture" in i.value for i in at.info)
     at = _open({"pt.src": "Upload a picture"})  # a display label is not a link value
     assert "pt.src=Upload a picture" in " ".join(c.value for c in at.caption)
+
+
+def test_fashion_preset_switches_task_and_model():
+    at = _open({"pt.preset": "Fashion: T-shirt or dress?"})
+    assert not at.exception and not at.error
+    assert at.selectbox(key="pt.task").value == "fashion-inpaint"
+    assert next(c.value for c in at.caption if c.value.startswith("Tree K=3, d=2"))

@@ -1,0 +1,402 @@
+"""Train a posterior-tree model (hierarchical WTA with annealed relaxation), then refit its probability head.
+
+One process (CPU or one GPU)::
+
+    python -m dlsa_core.posterior_trees.train --task mnist-inpaint -K 3 -d 2 \
+        --out checkpoints/tree-mnist-inpaint-k3d2 --epochs 40 --max-minutes 30 --resume
+    python -m dlsa_core.posterior_trees.train --out checkpoints/tree-mnist-inpaint-k3d2 --refit-head
+    python -m dlsa_core.posterior_trees.train --out checkpoints/tree-mnist-inpaint-k3d2 \
+        --export tree-mnist-inpaint-k3d2
+
+Several GPUs: ``torchrun --standalone --nproc_per_node=N -m dlsa_core.posterior_trees.train ...``
+(DDP; rank 0 logs and writes). Stage 1 trains everything with the loss of :mod:`.loss` (U-Net lr 1e-3,
+head lr 2e-4, eps = 1 up to epoch t0 = 5, then ``exp(-(t - t0)/2)``); batches are drawn from a
+generator seeded by (seed, rank, step), so ``--resume`` continues exactly. Stage 2 (``--refit-head``)
+freezes the body (EMA weights) and refits the head alone by cross-entropy of the cell holding the
+ground truth, with early stopping on the validation split (10 % of the training data, never trained on).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..device import configure_threads, device_name
+from ..diffusion.checkpoint import LAST, has_checkpoint, load_checkpoint, read_state, save_checkpoint
+from ..diffusion.ema import EMA
+from ..diffusion.train import _ddp_setup
+from ..diffusion.train import translate as _translate
+from .loss import cell_nll, tree_loss
+from .metrics import concat, summarize, tree_metrics
+from .model import TreeConfig, TreeUNet, epsilon_schedule
+from .tasks import degrade, load_task_images
+from .tree import PosteriorTree
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    out_dir: str = "checkpoints/tree"
+    batch_size: int = 32
+    lr: float = 1e-3
+    head_lr: float = 2e-4
+    epochs: float = 40.0
+    steps_per_epoch: int | None = None  # default: one pass over the training split
+    t0: float = 5.0
+    translate_px: int = 1
+    ema_decay: float = 0.998
+    max_minutes: float | None = None
+    ckpt_every: int = 200
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0 or self.epochs <= 0:
+            raise ValueError("batch_size >= 1, lr > 0, head_lr > 0 and epochs > 0 are required")
+
+
+def augment(x: torch.Tensor, g: torch.Generator, pad: int) -> torch.Tensor:
+    """Random integer translations by up to ``pad`` pixels (background fill), ``(B,1,28,28)`` in [0,1]."""
+    shifts = torch.randint(-pad, pad + 1, (x.shape[0], 2), generator=g).to(x.device)
+    return (_translate(x * 2 - 1, shifts, pad) + 1) / 2
+
+
+def build_tree(net: TreeUNet, y: torch.Tensor) -> tuple[PosteriorTree, torch.Tensor]:
+    leaves, logits = net(y)
+    c = net.config
+    return PosteriorTree(leaves, logits.softmax(-1), c.branching, c.depth), logits
+
+
+@torch.no_grad()
+def evaluate(net: TreeUNet, x: torch.Tensor, task: str, batch: int = 250) -> dict:
+    """Metrics summary of ``net`` (eval mode) on images ``x``."""
+    was = net.training
+    net.eval()
+    parts = []
+    for i in range(0, len(x), batch):
+        xb = x[i : i + batch]
+        tree, _ = build_tree(net, degrade(xb, task))
+        parts.append(tree_metrics(tree.detach_cpu(), xb.cpu(), task))
+    net.train(was)
+    return summarize(concat(parts))
+
+
+def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None, quiet=False) -> dict:
+    """Stage 1; returns the trainer state of the last checkpoint."""
+    rank, world, device, ddp = _ddp_setup(device)
+    master = rank == 0
+    if device.type == "cpu":
+        configure_threads()
+    out = Path(cfg.out_dir)
+    if resume and has_checkpoint(out):
+        model_cfg = TreeConfig.from_dict(read_state(out)["model_config"])
+    elif has_checkpoint(out) and not resume:
+        raise ValueError(f"{out} already holds a checkpoint; pass --resume or choose another --out")
+    torch.manual_seed(cfg.seed)
+    net = TreeUNet(model_cfg).to(device).train()
+    ema = EMA(net, cfg.ema_decay)
+    opt = torch.optim.Adam(
+        [
+            {"params": net.body_parameters(), "lr": cfg.lr},
+            {"params": list(net.head.parameters()), "lr": cfg.head_lr},
+        ]
+    )
+    state = {"step": 0, "wall_time_s": 0.0, "sessions": [], "history": []}
+    if resume and has_checkpoint(out):
+        state = load_checkpoint(out, unet=net, ema=ema, opt=opt, device=device)
+    model = net
+    if ddp:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+    x_train, _ = load_task_images(model_cfg.task, "train")
+    x_val, _ = load_task_images(model_cfg.task, "val")
+    x_train, x_val = x_train.to(device), x_val[:500].to(device)
+    spe = cfg.steps_per_epoch or -(-len(x_train) // (cfg.batch_size * world))
+    total = int(round(cfg.epochs * spe))
+    session = {
+        "hardware": f"{world} x {device_name(device)}"
+        + (f" ({torch.get_num_threads()} threads)" if device.type == "cpu" else ""),
+        "start_step": state["step"],
+        "argv": "python -m dlsa_core.posterior_trees.train " + " ".join(sys.argv[1:]),
+    }
+    t_start, step, base_wall = time.time(), state["step"], state["wall_time_s"]
+    sessions = list(state["sessions"])
+
+    def checkpoint():
+        elapsed = time.time() - t_start
+        session.update(end_step=step, wall_time_s=round(elapsed, 1))
+        state.update(
+            step=step,
+            epoch=step / spe,
+            steps_per_epoch=spe,
+            wall_time_s=base_wall + elapsed,
+            model_config=model_cfg.to_dict(),
+            train_config=asdict(cfg),
+            n_train=len(x_train),
+            sessions=sessions + [dict(session)],
+        )
+        if master:
+            save_checkpoint(out, unet=net, ema=ema, opt=opt, state=state)
+
+    loss_avg, last_saved, last_epoch = None, step, step // spe
+    while step < total:
+        if cfg.max_minutes is not None and (time.time() - t_start) / 60 >= cfg.max_minutes:
+            break
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + rank * 10_007 + step)
+        idx = torch.randint(len(x_train), (cfg.batch_size,), generator=g)
+        x = augment(x_train[idx.to(device)], g, cfg.translate_px)
+        eps = epsilon_schedule(step / spe, t0=cfg.t0)
+        leaves, logits = model(degrade(x, model_cfg.task))
+        tree = PosteriorTree(leaves, logits.softmax(-1), model_cfg.branching, model_cfg.depth)
+        loss = tree_loss(tree, x, eps)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at step {step}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        ema.update(net, step)
+        step += 1
+        v = loss.item()
+        loss_avg = v if loss_avg is None else 0.98 * loss_avg + 0.02 * v
+        if step // spe != last_epoch or step == total:  # end of an epoch: validate the EMA weights
+            last_epoch = step // spe
+            shadow = TreeUNet(model_cfg).to(device)
+            shadow.load_state_dict(ema.state_dict())
+            m = evaluate(shadow, x_val, model_cfg.task)
+            rec = {
+                "step": step,
+                "epoch": round(step / spe, 2),
+                "eps": round(eps, 4),
+                "loss": round(loss_avg, 5),
+            }
+            rec.update(psnr=m["psnr"], nll=m["nll"], time_s=round(time.time() - t_start, 1))
+            state["history"].append(rec)
+            if master and not quiet:
+                print(json.dumps(rec), flush=True)
+        if step - last_saved >= cfg.ckpt_every:
+            checkpoint()
+            last_saved = step
+    state["last_loss"] = loss_avg
+    checkpoint()
+    if ddp:
+        import torch.distributed as dist
+
+        dist.barrier()
+        dist.destroy_process_group()
+    return state
+
+
+def refit_head(
+    out_dir,
+    *,
+    epochs=60,
+    patience=6,
+    lr=1e-3,
+    batch_size=128,
+    max_train=10_000,
+    device="cpu",
+    seed=0,
+    quiet=False,
+):
+    """Stage 2: refit the head of the EMA model on a frozen body; keep the best validation NLL.
+
+    Writes ``<out>/refit/model.safetensors`` and ``refit.json`` (history, best epoch, metrics).
+    """
+    configure_threads()
+    out = Path(out_dir)
+    state = read_state(out)
+    model_cfg = TreeConfig.from_dict(state["model_config"])
+    net = TreeUNet(model_cfg).to(device)
+    net.load_state_dict(load_file(str(out / LAST / "ema.safetensors"), device=str(device)))
+    x_train, _ = load_task_images(model_cfg.task, "train")
+    x_train = x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:max_train]]
+    x_val, _ = load_task_images(model_cfg.task, "val")
+    x_val = x_val[:5000]
+    net.eval()
+    # the body is frozen: compute its pooled features and leaves once
+    with torch.no_grad():
+        feats, trees_x = {}, {}
+        for name, xs in (("train", x_train), ("val", x_val)):
+            fs, ls = [], []
+            for i in range(0, len(xs), 256):
+                f, lv = _features(net, degrade(xs[i : i + 256], model_cfg.task))
+                fs.append(f)
+                ls.append(lv)
+            feats[name], trees_x[name] = torch.cat(fs), torch.cat(ls)
+    torch.manual_seed(seed)
+    head = net.head
+    head.train()
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=1e-4)
+    k, d = model_cfg.branching, model_cfg.depth
+
+    def val_nll():
+        head.eval()
+        with torch.no_grad():
+            logits = head(feats["val"])
+            tree = PosteriorTree(trees_x["val"], logits.softmax(-1), k, d)
+            v = cell_nll(tree, x_val, logits).item()
+        head.train()
+        return v
+
+    best, best_state, bad, hist = val_nll(), {kk: v.clone() for kk, v in head.state_dict().items()}, 0, []
+    hist.append({"epoch": 0, "val_nll": round(best, 4)})
+    g = torch.Generator().manual_seed(seed)
+    n = len(x_train)
+    for ep in range(1, epochs + 1):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, batch_size):
+            b = perm[i : i + batch_size]
+            if len(b) < 2:
+                continue
+            logits = head(feats["train"][b])
+            with torch.no_grad():
+                tree = PosteriorTree(trees_x["train"][b], logits.softmax(-1), k, d)
+            loss = cell_nll(tree, x_train[b], logits)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        v = val_nll()
+        hist.append({"epoch": ep, "val_nll": round(v, 4)})
+        if not quiet:
+            print(json.dumps(hist[-1]), flush=True)
+        if v < best - 1e-4:
+            best, bad = v, 0
+            best_state = {kk: vv.clone() for kk, vv in head.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    head.load_state_dict(best_state)
+    net.eval()
+    metrics = evaluate(net, x_val, model_cfg.task)
+    folder = out / "refit"
+    folder.mkdir(exist_ok=True)
+    save_file({kk: v.contiguous() for kk, v in net.state_dict().items()}, str(folder / "model.safetensors"))
+    info = {
+        "history": hist,
+        "best_val_leaf_nll": round(best, 4),
+        "val_metrics": metrics,
+        "command": "python -m dlsa_core.posterior_trees.train " + " ".join(sys.argv[1:]),
+    }
+    (folder / "refit.json").write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
+def _features(net: TreeUNet, y: torch.Tensor):
+    """Pooled decoder features ``(B, d_f)`` and leaves ``(B, K**d, 1, 28, 28)`` of a frozen net."""
+    captured = {}
+    hook = net.head.register_forward_pre_hook(lambda m, args: captured.setdefault("f", args[0]))
+    try:
+        leaves, _ = net(y)
+    finally:
+        hook.remove()
+    return captured["f"], leaves
+
+
+def export(out_dir, name: str, *, root=None, metrics=None) -> Path:
+    """Write the refit (else EMA) weights to the registry with a model card."""
+    from .. import weights
+
+    out = Path(out_dir)
+    state = read_state(out)
+    refit = out / "refit" / "model.safetensors"
+    tensors = load_file(str(refit if refit.is_file() else out / LAST / "ema.safetensors"))
+    refit_info = json.loads((out / "refit" / "refit.json").read_text()) if refit.is_file() else None
+    sessions = state.get("sessions", [])
+    model_cfg = TreeConfig.from_dict(state["model_config"])
+    card = {
+        "model": f"posterior-tree U-Net, K={model_cfg.branching}, d={model_cfg.depth}, widths {model_cfg.widths}",
+        "parameters": int(sum(v.numel() for v in tensors.values())),
+        "data": f"{model_cfg.task}: {state.get('n_train')} training images (10 % held out for validation)",
+        "command": [s.get("argv") for s in sessions] + ([refit_info["command"]] if refit_info else []),
+        "steps": state["step"],
+        "epochs": round(state.get("epoch", 0), 2),
+        "wall_time_s": round(state["wall_time_s"], 1),
+        "hardware": sorted({s.get("hardware") for s in sessions}),
+        "sessions": sessions,
+        "train_config": state.get("train_config"),
+        "weights": "EMA body" + (" + refit probability head" if refit_info else ""),
+        "head_refit": refit_info,
+        "history": state.get("history", [])[-60:],
+        "weighted_sampler": False,
+        "metrics": metrics or {},
+    }
+    config = {"tree": model_cfg.to_dict()}
+    return weights.save(name, tensors, config, card, root=root)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m dlsa_core.posterior_trees.train", description=__doc__.split("\n")[0]
+    )
+    d = TrainConfig()
+    p.add_argument("--task", default="mnist-inpaint")
+    p.add_argument("-K", "--branching", type=int, default=3)
+    p.add_argument("-d", "--depth", type=int, default=2)
+    p.add_argument("--c-init", type=int, default=2)
+    p.add_argument("--out", default=None, help="checkpoint folder (default checkpoints/tree-<task>-k<K>d<d>)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--epochs", type=float, default=d.epochs)
+    p.add_argument("--steps-per-epoch", type=int, default=None)
+    p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--head-lr", type=float, default=d.head_lr)
+    p.add_argument("--t0", type=float, default=d.t0)
+    p.add_argument("--translate", type=int, default=d.translate_px)
+    p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=None)
+    p.add_argument("--refit-head", action="store_true", help="stage 2 on an existing checkpoint")
+    p.add_argument("--refit-epochs", type=int, default=60)
+    p.add_argument(
+        "--export", default=None, metavar="NAME", help="write weights + card to assets/weights/NAME"
+    )
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    out = a.out or f"checkpoints/tree-{a.task}-k{a.branching}d{a.depth}"
+    try:
+        if a.refit_head:
+            info = refit_head(out, epochs=a.refit_epochs, seed=a.seed)
+            print(f"refit: best validation leaf NLL {info['best_val_leaf_nll']}; {info['val_metrics']}")
+            return 0
+        if a.export:
+            print(export(out, a.export))
+            return 0
+        cfg = TrainConfig(
+            out_dir=out,
+            batch_size=a.batch_size,
+            lr=a.lr,
+            head_lr=a.head_lr,
+            epochs=a.epochs,
+            steps_per_epoch=a.steps_per_epoch,
+            t0=a.t0,
+            translate_px=a.translate,
+            max_minutes=a.max_minutes,
+            ckpt_every=a.ckpt_every,
+            seed=a.seed,
+        )
+        model_cfg = TreeConfig(branching=a.branching, depth=a.depth, c_init=a.c_init, task=a.task)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    state = train(cfg, model_cfg, resume=a.resume, device=a.device)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(
+            f"stopped at step {state['step']} (epoch {state['epoch']:.2f}), wall {state['wall_time_s']:.0f} s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -88,18 +88,18 @@ def image_key(img) -> str:
 
 
 def strip_view(traj, skey, direction, smax, gamma, model, bank, win) -> None:
-    s = np.round(np.linspace(-smax, smax, 7), 3)
-    with _ui.timed("Editing the strip…"):
-        imgs = _ui.guarded(hspace.edit_trajectory, traj, direction, s, source_key=skey, model=model, bank=bank, window=win)
+    fine = np.round(np.linspace(-smax, smax, 13), 3)  # the 7-image strip is every other frame
+    with _ui.timed("Editing 13 strengths in one batch…"):
+        imgs = _ui.guarded(hspace.edit_trajectory, traj, direction, fine, source_key=skey, model=model, bank=bank,
+                           window=win)  # fmt: skip
     if imgs is None:
         return
-    _ui.plotly(viz.make_strip_figure(imgs, s, current=gamma, title=f"{direction}: 7 strengths, one batch"), key="hs.strip")
-    th = ann.thickness(imgs)
-    sl = ann.slant(imgs)
-    st.caption(f"Across the strip thickness goes {th[0]:.2f} → {th[-1]:.2f} px and slant {sl[0]:+.1f}° → {sl[-1]:+.1f}°.")
-    fine = np.round(np.linspace(-smax, smax, 13), 3)
-    scrub = hspace.edit_trajectory(traj, direction, fine, source_key=skey, model=model, bank=bank, window=win)
-    _ui.plotly(viz.make_scrub_figure(scrub, [f"{v:+.2f}" for v in fine], start=6, prefix="γ = ",
+    _ui.plotly(viz.make_strip_figure(imgs[::2], fine[::2], current=gamma, title=f"{direction}: strength strip"),
+               key="hs.strip")  # fmt: skip
+    th, sl = ann.thickness(imgs[::12]), ann.slant(imgs[::12])
+    st.caption(f"From γ = {fine[0]:+.2f} to {fine[-1]:+.2f} thickness goes {th[0]:.2f} → {th[-1]:.2f} px and slant "
+               f"{sl[0]:+.1f}° → {sl[-1]:+.1f}°.")  # fmt: skip
+    _ui.plotly(viz.make_scrub_figure(imgs, [f"{v:+.2f}" for v in fine], start=6, prefix="γ = ",
                                      title="Scrub γ in the browser (13 precomputed frames)"), key="hs.scrub")  # fmt: skip
 
 

@@ -69,10 +69,10 @@ def source_panel(steps: int, method: str):
     """Widgets for the image source; returns (trajectory, source key, label, psnr or None) or None."""
     src = st.radio("Source", list(SOURCES), format_func=SOURCES.get, key="hs.source", bind="query-params", horizontal=True)
     if src == "seed":
-        seed = int(st.number_input("Seed", 0, 2**31 - 1, 3, key="hs.seed", bind="query-params"))
+        seed = int(st.number_input("Seed", 0, 2**31 - 1, key="hs.seed", bind="query-params"))
         return hspace.edit.seed_trajectory(model, seed, steps=steps), f"seed:{seed}", f"seed {seed}", None
     if src == "test":
-        idx = int(st.number_input("Test digit #", 0, 499, 0, key="hs.test", bind="query-params"))
+        idx = int(st.number_input("Test digit #", 0, 499, key="hs.test", bind="query-params"))
         img, label = ps.test_digit(idx)
         key, caption = f"test:{idx}", f"test digit #{idx} (label {label})"
     elif src == "draw":
@@ -94,7 +94,7 @@ def explorer() -> None:
     left, right = st.columns([1, 2.4], gap="medium")
     with left:
         steps = st.segmented_control("Quality", list(QUALITY), format_func=QUALITY.get, key="hs.q",
-                                     bind="query-params", default=10) or 10  # fmt: skip
+                                     bind="query-params", default=5) or 5  # fmt: skip
         with st.expander("Advanced"):
             method = st.selectbox("Inversion of real digits", list(ps.METHODS), format_func=ps.METHODS.get,
                                   key="hs.method", bind="query-params")  # fmt: skip
@@ -104,7 +104,7 @@ def explorer() -> None:
         src = source_panel(steps, method)
         direction = st.selectbox("Direction", names, format_func=lambda n: f"{ps.family_of(bank, n)} · {n}",
                                  key="hs.dir", bind="query-params")  # fmt: skip
-        gamma = st.select_slider("Strength γ", GAMMAS, 1.0, key="hs.gamma", bind="query-params",
+        gamma = st.select_slider("Strength γ", GAMMAS, key="hs.gamma", bind="query-params",
                                  help=ps.UNIT_HELP)  # fmt: skip
         view = st.radio("View", list(VIEWS), format_func=VIEWS.get, key="hs.view", bind="query-params")
     if src is None:

@@ -134,14 +134,20 @@ def dose_view(d: dict, direction: str) -> None:
 
 def effects_view(bank) -> None:
     if not EFFECTS_FILE.is_file():
-        st.warning("The precomputed effect matrix is missing; run `python benchmarks/bench_hspace.py --targets --write`.")
+        st.warning(
+            "The precomputed effect matrix is missing; run `python benchmarks/bench_hspace.py --targets --write`."
+        )
         return
     eff = json.loads(EFFECTS_FILE.read_text())
     for k in ("original", "disentangled"):
         eff[k]["normalised"] = np.array(eff[k]["normalised"])
     _ui.plotly(viz.make_effect_figure(eff["original"], eff["disentangled"]), key="hs.effects")
     rows = eff["disentangled"]["rows"]
-    wins = [r for i, r in enumerate(rows) if r in ann.FUNCTIONS or r.removesuffix("_disentangled") in ann.FUNCTIONS]
+    wins = [
+        r
+        for i, r in enumerate(rows)
+        if r in ann.FUNCTIONS or r.removesuffix("_disentangled") in ann.FUNCTIONS
+    ]
     own = sum(
         1 for i, r in enumerate(rows)
         if r != "random" and eff["disentangled"]["columns"][int(np.argmax(np.abs(eff["disentangled"]["normalised"][i])))]
@@ -160,7 +166,9 @@ def steps_view(traj, direction, gamma, bank, model, win) -> None:
     delta = d * hspace.edit.window_mask(len(norms), win)[:, None, None, None]
     xs, x0s = hspace.trace(model, traj, delta)
     _ui.plotly(viz.make_trajectory_figure(xs, x0s, traj.timesteps.tolist()), key="hs.traj")
-    st.caption("Drag the step slider under the images: early steps set the layout, late steps only the details.")
+    st.caption(
+        "Drag the step slider under the images: early steps set the layout, late steps only the details."
+    )
 
 
 def export_row(pair, direction, gamma, bank, label) -> None:
@@ -168,8 +176,12 @@ def export_row(pair, direction, gamma, bank, label) -> None:
 
     c1, c2, c3 = st.columns(3)
     buf = io.BytesIO()
-    Image.fromarray((np.concatenate(pair, 1) * 255).astype(np.uint8)).resize((224, 112), Image.NEAREST).save(buf, "PNG")
-    c1.download_button("Original | edited (PNG)", buf.getvalue(), "hspace_edit.png", "image/png", key="hs.png")
+    Image.fromarray((np.concatenate(pair, 1) * 255).astype(np.uint8)).resize((224, 112), Image.NEAREST).save(
+        buf, "PNG"
+    )
+    c1.download_button(
+        "Original | edited (PNG)", buf.getvalue(), "hspace_edit.png", "image/png", key="hs.png"
+    )
     from safetensors.torch import save as st_save
 
     blob = st_save({"delta_h": bank.get(direction).contiguous(), "timesteps": bank.timesteps},

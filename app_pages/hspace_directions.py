@@ -13,7 +13,12 @@ from dlsa_core import hspace
 from dlsa_core.hspace import evaluate
 from dlsa_core.viz import hspace as viz
 
-SOURCES = {"seed": "Generated sample", "test": "Held-out test digit", "draw": "Draw a digit", "upload": "Upload an image"}
+SOURCES = {
+    "seed": "Generated sample",
+    "test": "Held-out test digit",
+    "draw": "Draw a digit",
+    "upload": "Upload an image",
+}
 QUALITY = {5: "Preview · 5 steps", 10: "Balanced · 10 steps", 20: "Full · 20 steps"}
 VIEWS = {"strip": "Strength strip", "grid": "2-D grid", "dose": "Dose-response", "effects": "Effect matrix",
          "steps": "Per-step & trajectory"}  # fmt: skip
@@ -51,8 +56,12 @@ def dose(direction: str, steps: int, n_seeds: int) -> dict:
     return evaluate.dose_response(range(100, 100 + n_seeds), direction, ps.DOSE_STRENGTHS, steps=steps)
 
 
-_ui.intro("hspace", "Pick a digit and a direction; the strength slider re-runs the sampler with γ·Δh_t added to h.")
-choice = _ui.preset_selector("hs.preset", PRESETS, help="Curated starting points; each sets the source, direction and strength.")
+_ui.intro(
+    "hspace", "Pick a digit and a direction; the strength slider re-runs the sampler with γ·Δh_t added to h."
+)
+choice = _ui.preset_selector(
+    "hs.preset", PRESETS, help="Curated starting points; each sets the source, direction and strength."
+)
 for k, v in PRESETS[choice].items():
     st.session_state.setdefault(k, v)
 model, bank = resources()
@@ -67,7 +76,14 @@ st.caption(NOTICE[choice])
 
 def source_panel(steps: int, method: str):
     """Widgets for the image source; returns (trajectory, source key, label, psnr or None) or None."""
-    src = st.radio("Source", list(SOURCES), format_func=SOURCES.get, key="hs.source", bind="query-params", horizontal=True)
+    src = st.radio(
+        "Source",
+        list(SOURCES),
+        format_func=SOURCES.get,
+        key="hs.source",
+        bind="query-params",
+        horizontal=True,
+    )
     if src == "seed":
         seed = int(st.number_input("Seed", 0, 2**31 - 1, key="hs.seed", bind="query-params"))
         return hspace.edit.seed_trajectory(model, seed, steps=steps), f"seed:{seed}", f"seed {seed}", None
@@ -118,12 +134,21 @@ def explorer() -> None:
         if pair is None:
             return
         ms = (time.perf_counter() - t0) * 1000
-        _ui.plotly(viz.make_pair_figure(pair[0], pair[1], title=f"{label}: {direction} at γ = {gamma:+.2f}"), key="hs.pair")
+        _ui.plotly(
+            viz.make_pair_figure(pair[0], pair[1], title=f"{label}: {direction} at γ = {gamma:+.2f}"),
+            key="hs.pair",
+        )
         m = hspace.annotate(np.stack(pair))
         cols = st.columns(4)
         cols[0].metric("Slant", f"{m['slant'][1]:+.1f}°", f"{m['slant'][1] - m['slant'][0]:+.1f}°")
-        cols[1].metric("Thickness", f"{m['thickness'][1]:.2f} px", f"{m['thickness'][1] - m['thickness'][0]:+.2f} px")
-        cols[2].metric("Digit read", f"{m['digit'][1]} ({m['proba'][1].max():.0%})", None if m["digit"][1] == m["digit"][0] else f"was {m['digit'][0]}")
+        cols[1].metric(
+            "Thickness", f"{m['thickness'][1]:.2f} px", f"{m['thickness'][1] - m['thickness'][0]:+.2f} px"
+        )
+        cols[2].metric(
+            "Digit read",
+            f"{m['digit'][1]} ({m['proba'][1].max():.0%})",
+            None if m["digit"][1] == m["digit"][0] else f"was {m['digit'][0]}",
+        )
         cols[3].metric("Reconstruction PSNR", "—" if psnr_db is None else f"{min(psnr_db, 99):.1f} dB")
         st.caption(f"{QUALITY[steps]} · edit computed in {ms:.0f} ms on {model.device} (cached per seed, direction, γ)"
                    + ("" if win is None else f" · edit applied only at steps {win[0]}–{win[1] - 1}"))  # fmt: skip

@@ -13,6 +13,7 @@ of real digits, the trajectory trace), :mod:`.evaluate` (dose-response, effect m
 :mod:`.models` (any diffusers ``UNet2DModel`` from a ``save_pretrained`` folder).
 """
 
+from ..diffusion import invert as _invert
 from .annotators import annotate
 from .bank import DirectionBank, build_bank, load_bank, save_bank
 from .collect import collect_h
@@ -22,6 +23,11 @@ from .models import load_pretrained
 from .pca import timestep_pca
 from .source import invert_digit, psnr, trace
 from .supervised import disentangle, mean_difference, project_out
+
+
+def diffusion_invert(model, images, *, steps: int = 20, eta: float = 1.0, seed: int = 0):
+    """Invert a batch of real digits ``(n, 28, 28)`` in [0, 1] (edit-friendly for eta > 0, DDIM for eta = 0)."""
+    return _invert(model, images, steps=steps, eta=eta, seed=seed)
 
 
 def list_directions(bank=None) -> list[str]:
@@ -39,6 +45,7 @@ __all__ = [
     "collect_h",
     "default_bank",
     "default_model",
+    "diffusion_invert",
     "disentangle",
     "edit_images",
     "edit_trajectory",

@@ -129,13 +129,16 @@ def build_directions(h: np.ndarray, attrs: dict[str, np.ndarray], *, n_pcs: int,
     identity = [means[c] - centre for c in present]  # the span that moves between digit classes
     # style directions: ranked within each class, then the class-mean span projected out, so that an
     # edit changes the style of a digit rather than which digit it is
-    sup = {a: project_out(mean_difference(h, attrs[a], groups=digits, frac=frac), identity) for a in STYLE}
+    groups = digits if np.bincount(digits, minlength=10).max() >= 10 else None  # tiny runs: one group
+    sup = {a: project_out(mean_difference(h, attrs[a], groups=groups, frac=frac), identity) for a in STYLE}
     dirs.update(sup)
     dirs.update({f"{k}_disentangled": project_out(v, identity + [sup[m] for m in STYLE if m != k])
                  for k, v in sup.items()})  # fmt: skip
     std = {}
     for a in ann.ATTRIBUTES:
-        resid = [attrs[a][digits == c] - attrs[a][digits == c].mean() for c in range(10) if (digits == c).sum() > 1]
+        resid = [
+            attrs[a][digits == c] - attrs[a][digits == c].mean() for c in range(10) if (digits == c).sum() > 1
+        ]
         std[a] = float(np.concatenate(resid).std()) if resid else float(attrs[a].std())
     meta = {
         "attribute_std": std,

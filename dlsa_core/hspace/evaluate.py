@@ -58,7 +58,9 @@ def dose_response(
     base = ann.annotate(edit_batch(model, traj, None))
     res = {"strengths": np.asarray(strengths, float), "base": base}
     for label, vec in (("direction", d), ("random", ctrl)):
-        rows = [attribute_changes(base, ann.annotate(edit_batch(model, traj, float(s) * vec))) for s in strengths]
+        rows = [
+            attribute_changes(base, ann.annotate(edit_batch(model, traj, float(s) * vec))) for s in strengths
+        ]
         res[label] = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
     return res
 

@@ -58,7 +58,9 @@ def measure_h_shape(unet: UNet2DModel) -> tuple[int, int, int]:
     return tuple(hook.captured[0].shape[1:])
 
 
-def bundle_from_unet(unet: UNet2DModel, scheduler: dict | None = None, *, device=None, name=None) -> DDPMBundle:
+def bundle_from_unet(
+    unet: UNet2DModel, scheduler: dict | None = None, *, device=None, name=None
+) -> DDPMBundle:
     """Wrap a U-Net (eval, no grad) as a :class:`DDPMBundle`."""
     cfg = unet.config
     if cfg.in_channels != 1 or cfg.out_channels != 1 or int(cfg.sample_size) != IMAGE_SIZE:

@@ -79,7 +79,9 @@ def prepare_digit(image) -> np.ndarray:
     return np.clip(x, 0, 1).astype(np.float32)
 
 
-def invert_digit(image, *, steps: int = 20, method: str = "edit-friendly", model=None, seed: int = 0) -> InvertedDigit:
+def invert_digit(
+    image, *, steps: int = 20, method: str = "edit-friendly", model=None, seed: int = 0
+) -> InvertedDigit:
     """Invert one digit and measure the reconstruction.
 
     Parameters

@@ -18,7 +18,12 @@ def _flat(v) -> np.ndarray:
 
 
 def mean_difference(
-    h: np.ndarray, scores: np.ndarray, *, groups: np.ndarray | None = None, frac: float = 0.2, min_group: int = 10
+    h: np.ndarray,
+    scores: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+    frac: float = 0.2,
+    min_group: int = 10,
 ) -> np.ndarray:
     """Mean h of the highest-scoring minus the lowest-scoring samples, within groups.
 

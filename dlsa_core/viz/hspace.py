@@ -32,7 +32,9 @@ def mosaic(images: np.ndarray, gap: int = GAP, fill: float = 1.0) -> np.ndarray:
 
 
 def _gray(z, **kw) -> go.Heatmap:
-    return go.Heatmap(z=z, colorscale="gray", zmin=0, zmax=1, showscale=False, hovertemplate="%{z:.2f}<extra></extra>", **kw)
+    return go.Heatmap(
+        z=z, colorscale="gray", zmin=0, zmax=1, showscale=False, hovertemplate="%{z:.2f}<extra></extra>", **kw
+    )
 
 
 def _image_axes(fig, **kw) -> None:
@@ -66,7 +68,9 @@ def make_strip_figure(images: np.ndarray, strengths: Sequence[float], *, current
     z = mosaic(imgs)
     step = 28 + GAP
     fig = go.Figure(_gray(z))
-    ticks = [f"γ = {s:+.2f}" + (" ◀" if current is not None and np.isclose(s, current) else "") for s in strengths]
+    ticks = [
+        f"γ = {s:+.2f}" + (" ◀" if current is not None and np.isclose(s, current) else "") for s in strengths
+    ]
     fig.update_xaxes(tickvals=[j * step + 13.5 for j in range(m)], ticktext=ticks, side="top")
     ylab = list(row_labels) if row_labels is not None else [""] * rows
     fig.update_yaxes(tickvals=[i * step + 13.5 for i in range(rows)], ticktext=ylab)
@@ -93,7 +97,9 @@ def make_scrub_figure(images: np.ndarray, labels: Sequence[str], *, start: int =
                       prefix: str = "") -> go.Figure:  # fmt: skip
     """Precomputed frames scrubbed in the browser (no server round trip): ``images (m, h, w)``."""
     imgs = np.asarray(images)
-    fig = go.Figure(_gray(imgs[start]), frames=[go.Frame(data=[_gray(im)], name=str(i)) for i, im in enumerate(imgs)])
+    fig = go.Figure(
+        _gray(imgs[start]), frames=[go.Frame(data=[_gray(im)], name=str(i)) for i, im in enumerate(imgs)]
+    )
     steps = [dict(method="animate", label=lab, args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
               transition=dict(duration=0))]) for i, lab in enumerate(labels)]  # fmt: skip
     fig.update_layout(**_LAYOUT, title=title, height=380,

@@ -13,23 +13,17 @@ from dlsa_core import hspace
 from dlsa_core.hspace import evaluate
 from dlsa_core.viz import hspace as viz
 
-SOURCES = {
-    "seed": "Generated sample",
-    "test": "Held-out test digit",
-    "draw": "Draw a digit",
-    "upload": "Upload an image",
-}
+SOURCES = ["generated", "held-out", "draw", "upload"]  # plain values: bound widgets write them into the URL
 QUALITY = {5: "Preview · 5 steps", 10: "Balanced · 10 steps", 20: "Full · 20 steps"}
-VIEWS = {"strip": "Strength strip", "grid": "2-D grid", "dose": "Dose-response", "effects": "Effect matrix",
-         "steps": "Per-step & trajectory"}  # fmt: skip
+VIEWS = ["strip", "grid", "dose-response", "effects", "per-step"]
 GAMMAS = [round(x, 2) for x in np.arange(-3, 3.001, 0.25)]
 PRESETS = {
-    "Thicker strokes": {"hs.source": "seed", "hs.seed": 3, "hs.dir": "thickness", "hs.gamma": 1.0, "hs.view": "strip"},
-    "Slant, with a random control": {"hs.source": "seed", "hs.seed": 11, "hs.dir": "slant", "hs.gamma": 1.5, "hs.view": "dose"},
-    "Turn a 1 into a 7": {"hs.source": "seed", "hs.seed": 5, "hs.dir": "digit_1_to_7", "hs.gamma": 1.0, "hs.view": "strip"},
-    "First principal component": {"hs.source": "seed", "hs.seed": 0, "hs.dir": "pc1", "hs.gamma": 2.0, "hs.view": "strip"},
-    "Disentangling (Table I)": {"hs.source": "seed", "hs.seed": 3, "hs.dir": "width_disentangled", "hs.gamma": 1.0, "hs.view": "effects"},
-    "Edit a real digit": {"hs.source": "test", "hs.test": 7, "hs.dir": "thickness", "hs.gamma": -1.0, "hs.view": "strip"},
+    "Thicker strokes": {"hs.source": "generated", "hs.seed": 3, "hs.dir": "thickness", "hs.gamma": 1.0, "hs.view": "strip"},
+    "Slant, with a random control": {"hs.source": "generated", "hs.seed": 11, "hs.dir": "slant", "hs.gamma": 1.5, "hs.view": "dose-response"},
+    "Turn a 1 into a 7": {"hs.source": "generated", "hs.seed": 5, "hs.dir": "digit_1_to_7", "hs.gamma": 1.0, "hs.view": "strip"},
+    "First principal component": {"hs.source": "generated", "hs.seed": 0, "hs.dir": "pc1", "hs.gamma": 2.0, "hs.view": "strip"},
+    "Disentangling (Table I)": {"hs.source": "generated", "hs.seed": 3, "hs.dir": "width_disentangled", "hs.gamma": 1.0, "hs.view": "effects"},
+    "Edit a real digit": {"hs.source": "held-out", "hs.test": 7, "hs.dir": "thickness", "hs.gamma": -1.0, "hs.view": "strip"},
 }  # fmt: skip
 NOTICE = {
     "Thicker strokes": "The supervised thickness direction: mean h of the thickest minus the thinnest third within each digit class (class-mean span projected out).",
@@ -59,35 +53,29 @@ def dose(direction: str, steps: int, n_seeds: int) -> dict:
 _ui.intro(
     "hspace", "Pick a digit and a direction; the strength slider re-runs the sampler with γ·Δh_t added to h."
 )
-choice = _ui.preset_selector(
-    "hs.preset", PRESETS, help="Curated starting points; each sets the source, direction and strength."
-)
-for k, v in PRESETS[choice].items():
-    st.session_state.setdefault(k, v)
 model, bank = resources()
 names = bank.names()
 _ui.sanitize_url({"hs.source": _ui.one_of(SOURCES), "hs.seed": _ui.number_in(0, 2**31 - 1, integer=True),
                   "hs.test": _ui.number_in(0, 499, integer=True), "hs.dir": _ui.one_of(names),
                   "hs.dir2": _ui.one_of(names), "hs.gamma": _ui.one_of(GAMMAS), "hs.q": _ui.one_of(QUALITY),
                   "hs.view": _ui.one_of(VIEWS), "hs.smax": _ui.one_of([1.0, 2.0, 3.0]),
-                  "hs.method": _ui.one_of(list(ps.METHODS))})  # fmt: skip
+                  "hs.method": _ui.one_of(list(ps.METHODS)), "hs.preset": _ui.one_of(PRESETS)})  # fmt: skip
+choice = _ui.preset_selector(
+    "hs.preset", PRESETS, help="Curated starting points; each sets the source, direction and strength."
+)
+for k, v in PRESETS[choice].items():
+    if k not in st.query_params:  # a shared link's own values win over the preset's
+        st.session_state.setdefault(k, v)
 st.caption(NOTICE[choice])
 
 
 def source_panel(steps: int, method: str):
     """Widgets for the image source; returns (trajectory, source key, label, psnr or None) or None."""
-    src = st.radio(
-        "Source",
-        list(SOURCES),
-        format_func=SOURCES.get,
-        key="hs.source",
-        bind="query-params",
-        horizontal=True,
-    )
-    if src == "seed":
+    src = st.radio("Source", SOURCES, key="hs.source", bind="query-params", horizontal=True)
+    if src == "generated":
         seed = int(st.number_input("Seed", 0, 2**31 - 1, key="hs.seed", bind="query-params"))
         return hspace.edit.seed_trajectory(model, seed, steps=steps), f"seed:{seed}", f"seed {seed}", None
-    if src == "test":
+    if src == "held-out":
         idx = int(st.number_input("Test digit #", 0, 499, key="hs.test", bind="query-params"))
         img, label = ps.test_digit(idx)
         key, caption = f"test:{idx}", f"test digit #{idx} (label {label})"
@@ -109,20 +97,20 @@ def source_panel(steps: int, method: str):
 def explorer() -> None:
     left, right = st.columns([1, 2.4], gap="medium")
     with left:
-        steps = st.segmented_control("Quality", list(QUALITY), format_func=QUALITY.get, key="hs.q",
+        steps = st.segmented_control("DDIM steps (5 = preview, 20 = full)", list(QUALITY), key="hs.q",
                                      bind="query-params", default=5) or 5  # fmt: skip
         with st.expander("Advanced"):
-            method = st.selectbox("Inversion of real digits", list(ps.METHODS), format_func=ps.METHODS.get,
-                                  key="hs.method", bind="query-params")  # fmt: skip
+            method = st.selectbox("Inversion of real digits", list(ps.METHODS), key="hs.method",
+                                  bind="query-params", help=" · ".join(f"{k}: {v}" for k, v in ps.METHODS.items()))  # fmt: skip
             smax = st.select_slider("Strip range ±", [1.0, 2.0, 3.0], 2.0, key="hs.smax", bind="query-params")
             window = st.slider("Edit only at steps", 0, steps, (0, steps), key=f"hs.win{steps}",
                                help="Sampling-step indices [start, stop); 0 is the noisiest.")  # fmt: skip
         src = source_panel(steps, method)
-        direction = st.selectbox("Direction", names, format_func=lambda n: f"{ps.family_of(bank, n)} · {n}",
-                                 key="hs.dir", bind="query-params")  # fmt: skip
+        direction = st.selectbox("Direction", names, key="hs.dir", bind="query-params")
+        st.caption(f"Family: {ps.family_of(bank, direction)}")
         gamma = st.select_slider("Strength γ", GAMMAS, key="hs.gamma", bind="query-params",
                                  help=ps.UNIT_HELP)  # fmt: skip
-        view = st.radio("View", list(VIEWS), format_func=VIEWS.get, key="hs.view", bind="query-params")
+        view = st.radio("View", VIEWS, key="hs.view", bind="query-params")
     if src is None:
         return
     traj, skey, label, psnr_db = src
@@ -156,7 +144,7 @@ def explorer() -> None:
             ps.strip_view(traj, skey, direction, smax, gamma, model, bank, win)
         elif view == "grid":
             ps.grid_view(traj, skey, direction, smax, model, bank, win, names)
-        elif view == "dose":
+        elif view == "dose-response":
             n_seeds = st.select_slider("Seeds", [4, 8, 16, 32], 8, key="hs.nseeds")
             with _ui.timed("Measuring dose-response…"):
                 d = _ui.guarded(dose, direction, steps, n_seeds)

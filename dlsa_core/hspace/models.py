@@ -86,6 +86,6 @@ def load_pretrained(path_or_id: str | Path, *, device=None) -> DDPMBundle:
                 sched = json.loads(cand.read_text())
     try:
         unet = UNet2DModel.from_pretrained(str(path_or_id), subfolder=sub)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load a UNet2DModel from {path_or_id!s}: {exc}") from exc
     return bundle_from_unet(unet, sched, device=device, name=str(path_or_id))

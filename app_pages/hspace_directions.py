@@ -18,7 +18,7 @@ QUALITY = {5: "Preview · 5 steps", 10: "Balanced · 10 steps", 20: "Full · 20 
 VIEWS = ["strip", "grid", "dose-response", "effects", "per-step"]
 GAMMAS = [round(x, 2) for x in np.arange(-3, 3.001, 0.25)]
 PRESETS = {
-    "Thicker strokes": {"hs.source": "generated", "hs.seed": 3, "hs.dir": "thickness", "hs.gamma": 1.0, "hs.view": "strip"},
+    "Thicker strokes": {"hs.source": "generated", "hs.seed": 3, "hs.dir": "thickness", "hs.gamma": 2.0, "hs.view": "strip"},
     "Slant, with a random control": {"hs.source": "generated", "hs.seed": 11, "hs.dir": "slant", "hs.gamma": 1.5, "hs.view": "dose-response"},
     "Turn a 1 into a 7": {"hs.source": "generated", "hs.seed": 5, "hs.dir": "digit_1_to_7", "hs.gamma": 1.0, "hs.view": "strip"},
     "First principal component": {"hs.source": "generated", "hs.seed": 0, "hs.dir": "pc1", "hs.gamma": 2.0, "hs.view": "strip"},

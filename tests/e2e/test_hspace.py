@@ -19,11 +19,11 @@ def test_strength_slider_and_drawing_change_the_image(server_url, page):
 
     slider = page.get_by_test_id("stSlider").filter(has_text="Strength").first
     slider.get_by_role("slider").focus()
-    for _ in range(4):
-        page.keyboard.press("ArrowLeft")  # 1.0 -> 0.0 in steps of 0.25, one commit each
+    for _ in range(8):
+        page.keyboard.press("ArrowLeft")  # 2.0 -> 0.0 in steps of 0.25, one commit each
     page.wait_for_function("() => window.location.search.includes('hs.gamma=0.0')", timeout=120_000)
     wait_for_app(page, 180_000)
-    page.wait_for_function(f"() => {PIXELS_JS}() !== {before!r}", timeout=120_000)
+    page.wait_for_function(f"(b) => ({PIXELS_JS})() !== b", arg=before, timeout=120_000)
     assert_no_exception(page)
 
     # draw a vertical stroke: the source becomes the drawing, inverted and shown with its PSNR

@@ -55,3 +55,11 @@ def test_bad_link_values_are_ignored_and_test_digit_is_inverted():
     notice = " ".join(c.value for c in at.caption)
     assert "hs.gamma=inf" in notice and "hs.dir=nonsense" in notice
     assert float(metric(at, "Reconstruction PSNR").value.split()[0]) >= 30
+
+
+def test_reproduce_snippet_runs(capsys):
+    from app_pages._hspace_views import snippet
+
+    exec(snippet("slant", 1.5, 12, 5), {})
+    out = capsys.readouterr().out
+    assert "digit_1_to_7" in out and "(1, 2, 28, 28)" in out

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import streamlit as st
+import torch
 
 from app_pages import _ui
 from dlsa_core import hspace
@@ -171,6 +172,41 @@ def steps_view(traj, direction, gamma, bank, model, win) -> None:
     st.caption(f"‖γΔh_t‖ is largest at step {k} (t = {int(traj.timesteps[k])}); with the window {win[0]}–{win[1] - 1} "
                f"the final image differs from the unedited one by up to {change:.2f} (pixel range 0–1). Drag the "
                "step slider under the images to watch x_t and the predicted x₀ form.")  # fmt: skip
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _jacobian(skey: str, _traj, step: int, mask: str, _model):
+    from dlsa_core.hspace import jacobian as jac
+
+    x_t, t = jac.state_at(_model, _traj, step)
+    final = torch.from_numpy(hspace.edit.unedited(_model, _traj)) * 2 - 1  # the stroke of the finished image
+    m = None if mask == "all" else jac.output_mask(mask, final)
+    return jac.subspace_iteration(_model, x_t, t, k=3, iters=12, mask=m), t
+
+
+def jacobian_view(traj, skey, model, bank, win) -> None:
+    c1, c2 = st.columns(2)
+    step = c1.slider("Jacobian at sampling step", 0, traj.steps - 1, traj.steps // 2, key="hs.jstep")
+    mask = c2.selectbox("Output region", list(hspace.jacobian.MASKS), key="hs.jmask")
+    if not st.button(
+        "Compute the top 3 singular vectors (matrix-free, ~10-40 s on CPU)", key="hs.jgo"
+    ) and not (st.session_state.get("hs.jdone") == (skey, step, mask)):
+        st.caption(
+            "Image-specific directions: right singular vectors of ∂ε/∂h_t at this image and step (Algorithm 1)."
+        )
+        return
+    with _ui.timed("Subspace iteration (JVPs/VJPs)…"):
+        res, t = _jacobian(skey, traj, step, mask, model)
+    st.session_state["hs.jdone"] = (skey, step, mask)
+    scale = torch.tensor(bank.meta["pc_std"])[:, 0]
+    s = np.round(np.linspace(-2, 2, 5), 3)
+    rows = [hspace.edit_trajectory(traj, hspace.jacobian.as_bank_direction(v, scale), s, source_key=skey, model=model,
+                                   bank=bank, window=win) for v in res.directions]  # fmt: skip
+    labels = [f"σ{i + 1} = {v:.3f}" for i, v in enumerate(res.singular_values.tolist())]
+    _ui.plotly(viz.make_strip_figure(np.stack(rows), s, row_labels=labels, title=f"Jacobian directions at t = {t} ({mask})"),
+               key="hs.jstrip")  # fmt: skip
+    st.caption("Each unit singular vector is applied at every step, scaled by PC1's standard deviation of that step "
+               f"(γ = 1 ≈ one typical h-variation); singular values {', '.join(labels)}.")  # fmt: skip
 
 
 def export_row(pair, direction, gamma, bank, label) -> None:

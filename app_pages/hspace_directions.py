@@ -15,7 +15,7 @@ from dlsa_core.viz import hspace as viz
 
 SOURCES = ["generated", "held-out", "draw", "upload"]  # plain values: bound widgets write them into the URL
 QUALITY = {5: "Preview · 5 steps", 10: "Balanced · 10 steps", 20: "Full · 20 steps"}
-VIEWS = ["strip", "grid", "dose-response", "effects", "per-step"]
+VIEWS = ["strip", "grid", "dose-response", "effects", "per-step", "jacobian"]
 GAMMAS = [round(x, 2) for x in np.arange(-3, 3.001, 0.25)]
 PRESETS = {
     "Thicker strokes": {"hs.source": "generated", "hs.seed": 1, "hs.dir": "thickness", "hs.gamma": 2.0, "hs.view": "strip"},
@@ -152,6 +152,8 @@ def explorer() -> None:
                 ps.dose_view(d, direction)
         elif view == "effects":
             ps.effects_view(bank)
+        elif view == "jacobian":
+            ps.jacobian_view(traj, skey, model, bank, win)
         else:
             ps.steps_view(traj, direction, gamma, bank, model, win or (0, steps))
         ps.export_row(pair, direction, gamma, bank, label)

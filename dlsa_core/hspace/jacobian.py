@@ -160,3 +160,23 @@ def subspace_angles_deg(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     b = b.reshape(b.shape[0], -1).double()
     cos = (a * b).sum(1).abs() / (a.norm(dim=1) * b.norm(dim=1))
     return np.degrees(np.arccos(cos.clamp(0, 1).numpy()))
+
+
+@torch.no_grad()
+def state_at(model, trajectory, step: int) -> tuple[torch.Tensor, int]:
+    """``x_t`` (model space, ``(1, 1, 28, 28)``) before sampling step ``step`` of an unedited replay, and ``t``."""
+    if not 0 <= int(step) < trajectory.steps:
+        raise ValueError(f"step must be in [0, {trajectory.steps}), got {step}")
+    sched = model.ddim_scheduler(trajectory.steps)
+    x = trajectory.x_T[:1].to(model.device)
+    for i, t in enumerate(sched.timesteps[: int(step)]):
+        eps = model.unet(x, t.to(model.device).expand(1)).sample
+        z = None if trajectory.variance_noise is None else trajectory.variance_noise[i, :1].to(model.device)
+        x = sched.step(eps, t, x, eta=trajectory.eta, variance_noise=z).prev_sample
+    return x, int(sched.timesteps[int(step)])
+
+
+def as_bank_direction(v: torch.Tensor, step_scale: torch.Tensor) -> torch.Tensor:
+    """A unit h-direction copied to every bank step and scaled by ``step_scale (S,)`` (e.g. PC1's std per
+    step, so γ = 1 is a typical h-variation): ``(S, C, H, W)``."""
+    return v[None].float() * step_scale.float().reshape(-1, 1, 1, 1)

@@ -63,3 +63,11 @@ def test_reproduce_snippet_runs(capsys):
     exec(snippet("slant", 1.5, 12, 5), {})
     out = capsys.readouterr().out
     assert "digit_1_to_7" in out and "(1, 2, 28, 28)" in out
+
+
+def test_jacobian_view_computes_singular_directions(at):
+    at.radio(key="hs.view").set_value("jacobian").run()
+    at.segmented_control(key="hs.q").set_value(5).run()
+    at.button(key="hs.jgo").click().run()
+    assert not at.exception, at.exception
+    assert any("singular values σ1 =" in c.value for c in at.caption)

@@ -141,13 +141,14 @@ def make_dose_figure(dose: dict, attribute: str, unit: str, name: str) -> go.Fig
 def make_effect_figure(original: dict, disentangled: dict | None = None) -> go.Figure:
     """Heatmaps of normalised mean effects (rows = directions, columns = attributes), raw values as text."""
     mats = [("Original directions", original)] + ([("Disentangled", disentangled)] if disentangled else [])
-    fig = make_subplots(1, len(mats), subplot_titles=[t for t, _ in mats], horizontal_spacing=0.14)
+    fig = make_subplots(1, len(mats), subplot_titles=[t for t, _ in mats], horizontal_spacing=0.16)
     vmax = max(float(np.abs(m["normalised"]).max()) for _, m in mats) or 1.0
     for k, (_, m) in enumerate(mats, start=1):
         z = np.asarray(m["normalised"])
         text = [[f"{v:+.2f}" for v in row] for row in z]
         cols = [f"{c}" for c in m["columns"]]
-        fig.add_trace(go.Heatmap(z=z, x=cols, y=m["rows"], text=text, texttemplate="%{text}", colorscale="RdBu_r",
+        rows = [r.replace("_disentangled", " ⊥") for r in m["rows"]]
+        fig.add_trace(go.Heatmap(z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale="RdBu_r",
                                  zmid=0, zmin=-vmax, zmax=vmax, showscale=k == len(mats),
                                  colorbar=dict(title="Δ / std"),
                                  hovertemplate="%{y} → %{x}: %{z:+.2f} std<extra></extra>"), 1, k)  # fmt: skip

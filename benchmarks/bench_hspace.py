@@ -1,0 +1,170 @@
+"""h-space directions: speed of live editing and the issue's quality targets (100 seeds).
+
+    python benchmarks/bench_hspace.py --speed            # latencies, ratios against the 20-step baseline
+    python benchmarks/bench_hspace.py --targets --write  # thickness/slant/disentangling/inversion targets;
+                                                         # --write saves assets/hspace/effects.json for the page
+
+Timings on a shared 2-core machine are pessimistic; the ratios are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dlsa_core import hspace
+from dlsa_core.hspace import annotators as ann
+from dlsa_core.hspace import evaluate
+from dlsa_core.hspace.edit import clear_cache, delta_on_grid, random_direction
+
+ROOT = Path(__file__).resolve().parents[1]
+STYLE = ["thickness", "slant", "height", "width"]
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def speed() -> None:
+    model, bank = hspace.default_model(), hspace.default_bank()
+    strip = np.linspace(-2, 2, 7)
+
+    def uncached(seeds, strengths, steps):
+        def f():
+            clear_cache()
+            hspace.edit_images(seeds, "thickness", strengths, steps=steps, model=model, bank=bank)
+
+        return f
+
+    uncached([1], [1.0], 5)()  # warm-up
+    base1 = best_of(uncached([1], [1.0], 20))
+    base7 = 7 * base1  # today: one 20-step run per strength
+    rows = [
+        ("one edited image, 20 steps (baseline)", base1, base1, None),
+        ("one edited image, preview 5 steps", best_of(uncached([1], [1.0], 5)), base1, 0.150),
+        ("one edited image, 10 steps", best_of(uncached([1], [1.0], 10)), base1, None),
+        ("7-strength strip, 5 steps, one batch", best_of(uncached([1], strip, 5)), base7, 1.0),
+        ("7-strength strip, 10 steps, one batch", best_of(uncached([1], strip, 10)), base7, 1.0),
+        ("7-strength strip, 20 steps, one batch", best_of(uncached([1], strip, 20), 1), base7, None),
+    ]
+    hspace.edit_images([1], "thickness", strip, steps=5, model=model, bank=bank)
+    rows.append(("cached repeat of the strip", best_of(lambda: hspace.edit_images([1], "thickness", strip, steps=5,
+                                                                                model=model, bank=bank), 5), base7, 0.050))  # fmt: skip
+    print(f"{'case':<42} {'seconds':>8} {'vs baseline':>12} {'target':>8}")
+    for name, t, base, target in rows:
+        verdict = "" if target is None else ("ok" if t <= target else "MISSED")
+        tgt = "" if target is None else f"<= {target:g}"
+        print(f"{name:<42} {t:8.3f} {base / t:11.1f}x {tgt:>8} {verdict}")
+    print(f"(threads: {torch.get_num_threads()}; shared machine, numbers are pessimistic)")
+
+
+def sign_rate(x: np.ndarray, sign: int) -> float:
+    return float(np.mean(np.sign(x) == sign))
+
+
+def targets(n_seeds: int, steps: int, write: bool) -> None:
+    model, bank = hspace.default_model(), hspace.default_bank()
+    seeds = range(1000, 1000 + n_seeds)
+    traj = evaluate.seeds_trajectory(model, seeds, steps=steps)
+    t0 = time.perf_counter()
+    base = ann.annotate(evaluate.edit_batch(model, traj, None))
+    print(f"== {n_seeds} seeds, {steps} DDIM steps ==")
+    for name in ("thickness", "slant"):
+        d = delta_on_grid(bank, name, traj.timesteps)
+        for g in (1.0, -1.0):
+            ch = evaluate.attribute_changes(base, ann.annotate(evaluate.edit_batch(model, traj, g * d)))
+            r, kept = sign_rate(ch[name], int(g)), ch["digit_kept"].mean()
+            ok = "ok" if r >= 0.9 and kept >= 0.9 else "MISSED"
+            print(f"{name:>10} γ={g:+.0f}: {name} moves the right way on {r:.0%}, digit kept on {kept:.0%} "
+                  f"(mean Δ {ch[name].mean():+.3f} {ann.UNITS[name]})  [{ok}]")  # fmt: skip
+    eff = {}
+    for label, rows in (("original", STYLE), ("disentangled", [f"{s}_disentangled" for s in STYLE])):
+        m = evaluate.effect_matrix(seeds, rows, steps=steps, model=model, bank=bank)
+        eff[label] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
+        print(f"-- effect matrix, {label} (normalised Δ at γ=+1; columns {m['columns']})")
+        own_ok = 0
+        for i, r in enumerate(m["rows"]):
+            z = m["normalised"][i]
+            line = " ".join(f"{v:+6.2f}" for v in z)
+            note = ""
+            if r != "random":
+                own = m["columns"].index(r.removesuffix("_disentangled"))
+                largest = int(np.argmax(np.abs(z)))
+                own_ok += largest == own
+                note = "own largest" if largest == own else f"largest: {m['columns'][largest]}"
+            print(f"{r:>24} {line}   kept {m['digit_kept'][i]:.0%}  {note}")
+        rnd = np.abs(m["normalised"][-1])
+        own_eff = [
+            abs(m["normalised"][i][m["columns"].index(r.removesuffix("_disentangled"))])
+            for i, r in enumerate(m["rows"][:-1])
+        ]
+        print(f"   own attribute largest in {own_ok}/{len(rows)} rows; random/own max ratio "
+              f"{rnd.max() / min(own_eff):.2f} (target < 0.33)")  # fmt: skip
+    # held-out digits: exact inversion, then the same edits
+    from dlsa_core.data import load_mnist
+
+    test = load_mnist("test")
+    imgs = test.images[:n_seeds].astype(np.float32) / 255.0
+    inv = hspace.diffusion_invert(model, imgs, steps=steps)
+    rec = evaluate.edit_batch(model, inv.trajectory, None)
+    psnrs = np.array([hspace.psnr(a, b) for a, b in zip(imgs, rec, strict=True)])
+    print(f"-- held-out digits: edit-friendly inversion PSNR min {min(psnrs.min(), 999):.1f} dB, median "
+          f"{min(np.median(psnrs), 999):.1f} dB (target >= 30)")  # fmt: skip
+    ddim = hspace.diffusion_invert(model, imgs, steps=steps, eta=0.0)
+    p2 = np.array(
+        [
+            hspace.psnr(a, b)
+            for a, b in zip(imgs, evaluate.edit_batch(model, ddim.trajectory, None), strict=True)
+        ]
+    )
+    print(f"   DDIM inversion ({steps} steps) PSNR median {np.median(p2):.1f} dB, min {p2.min():.1f} dB")
+    base_r = ann.annotate(rec)
+    for name in ("thickness", "slant"):
+        d = delta_on_grid(bank, name, inv.trajectory.timesteps)
+        for g in (1.0, -1.0):
+            ch = evaluate.attribute_changes(
+                base_r, ann.annotate(evaluate.edit_batch(model, inv.trajectory, g * d))
+            )
+            r, kept = sign_rate(ch[name], int(g)), ch["digit_kept"].mean()
+            print(f"   held-out {name} γ={g:+.0f}: right way on {r:.0%}, digit kept on {kept:.0%}  "
+                  f"[{'ok' if r >= 0.9 and kept >= 0.9 else 'MISSED'}]")  # fmt: skip
+    rnd = random_direction(delta_on_grid(bank, "thickness", traj.timesteps), 0)
+    print(f"total {time.perf_counter() - t0:.0f} s")
+    if write:
+        eff.update(
+            n_seeds=n_seeds, steps=steps, psnr_median=float(np.median(psnrs)), random_norm=float(rnd.norm())
+        )
+        out = ROOT / "assets" / "hspace" / "effects.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(eff, indent=1))
+        print(f"wrote {out}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--speed", action="store_true")
+    p.add_argument("--targets", action="store_true")
+    p.add_argument("--write", action="store_true", help="save the effect matrix for the page")
+    p.add_argument("--seeds", type=int, default=100)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    if a.speed or not a.targets:
+        speed()
+    if a.targets:
+        targets(a.seeds, a.steps, a.write)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Attribute annotators for 28x28 digits: plain functions on a batch of images, all vectorised.
+
+Conventions follow Morpho-MNIST (Castro et al., 2019): x is horizontal, y points down, images are
+binarised at half their intensity range where a shape is needed.
+
+- :func:`slant`: from intensity-weighted second central moments, horizontal shear ``s = mu11 / mu02``
+  and ``slant = arctan(-s)``, in degrees (positive = leaning right, like ``/``).
+- :func:`thickness`: twice the mean distance-transform value on the stroke's ridge (medial axis
+  approximated by local maxima of the distance transform), on a x4 upsampled binarised image, in pixels.
+- :func:`height`, :func:`width`: bounding box of pixels above half intensity, in pixels.
+- :func:`area`: ink mass (sum of intensities), in pixels.
+- :func:`digit_proba`: class probabilities of the shipped classifier.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+ATTRIBUTES = ("slant", "thickness", "height", "width", "area")
+UNITS = {"slant": "deg", "thickness": "px", "height": "px", "width": "px", "area": "px"}
+UPSAMPLE = 4
+THRESHOLD = 0.5
+
+
+def as_images(images) -> np.ndarray:
+    """``(N, 28, 28)`` / ``(N, 1, 28, 28)`` float in [0, 1] or uint8 -> ``(N, 28, 28) float64``."""
+    x = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    x = x.astype(np.float64) / 255.0 if x.dtype == np.uint8 else x.astype(np.float64)
+    if x.ndim == 4 and x.shape[1] == 1:
+        x = x[:, 0]
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise ValueError(f"images must be (N, H, W) or (N, 1, H, W), got {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("images contain NaN or inf")
+    return x
+
+
+def _moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n, h, w = x.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+    mass = x.sum(axis=(1, 2)) + 1e-12
+    cx = (x * xs).sum(axis=(1, 2)) / mass
+    cy = (x * ys).sum(axis=(1, 2)) / mass
+    dx = xs[None] - cx[:, None, None]
+    dy = ys[None] - cy[:, None, None]
+    mu11 = (x * dx * dy).sum(axis=(1, 2)) / mass
+    mu02 = (x * dy * dy).sum(axis=(1, 2)) / mass
+    mu20 = (x * dx * dx).sum(axis=(1, 2)) / mass
+    return mu11, mu02, mu20
+
+
+def shear(images) -> np.ndarray:
+    """Horizontal shear ``mu11 / mu02`` per image, ``(N,) float64``."""
+    mu11, mu02, _ = _moments(as_images(images))
+    return mu11 / np.maximum(mu02, 1e-12)
+
+
+def slant(images) -> np.ndarray:
+    """Slant in degrees, ``(N,) float64``: ``degrees(arctan(-mu11 / mu02))``; 0 = upright, > 0 leans right."""
+    return np.degrees(np.arctan(-shear(images)))
+
+
+def _binary(x: np.ndarray) -> np.ndarray:
+    lo = x.min(axis=(1, 2), keepdims=True)
+    hi = x.max(axis=(1, 2), keepdims=True)
+    return x > lo + THRESHOLD * np.maximum(hi - lo, 1e-12)
+
+
+def thickness(images) -> np.ndarray:
+    """Stroke thickness in pixels, ``(N,) float64`` (0 for an empty image).
+
+    The image is upsampled x4 (bilinear), binarised at half its range, and the Euclidean distance
+    transform is taken; its ridge (pixels not smaller than any 8-neighbour) approximates the medial
+    axis, where the distance is half the local stroke width.
+    """
+    x = as_images(images)
+    out = np.zeros(x.shape[0])
+    for i, img in enumerate(x):
+        big = ndimage.zoom(img, UPSAMPLE, order=1)
+        ink = _binary(big[None])[0]
+        if not ink.any():
+            continue
+        dist = ndimage.distance_transform_edt(ink)
+        ridge = ink & (dist >= ndimage.maximum_filter(dist, size=3))
+        out[i] = 2.0 * dist[ridge].mean() / UPSAMPLE
+    return out
+
+
+def _extent(mask: np.ndarray, axis: int) -> np.ndarray:
+    hit = mask.any(axis=axis)
+    size = hit.shape[1]
+    first = np.where(hit.any(1), hit.argmax(1), 0)
+    last = np.where(hit.any(1), size - 1 - hit[:, ::-1].argmax(1), -1)
+    return (last - first + 1).astype(np.float64)
+
+
+def height(images) -> np.ndarray:
+    """Height of the bounding box of pixels above half intensity, in pixels, ``(N,) float64``."""
+    return _extent(as_images(images) > THRESHOLD, axis=2)
+
+
+def width(images) -> np.ndarray:
+    """Width of the bounding box of pixels above half intensity, in pixels, ``(N,) float64``."""
+    return _extent(as_images(images) > THRESHOLD, axis=1)
+
+
+def area(images) -> np.ndarray:
+    """Ink mass: sum of intensities in [0, 1], in pixels, ``(N,) float64``."""
+    return as_images(images).sum(axis=(1, 2))
+
+
+def digit_proba(images, classifier=None) -> np.ndarray:
+    """Class probabilities ``(N, 10) float64`` from the shipped classifier (loaded once if not given)."""
+    from ..classifier.model import predict_proba
+
+    clf = classifier if classifier is not None else _default_classifier()
+    return predict_proba(clf, as_images(images).astype(np.float32)).numpy().astype(np.float64)
+
+
+_CLASSIFIER = None
+
+
+def _default_classifier():
+    global _CLASSIFIER
+    if _CLASSIFIER is None:
+        from ..classifier.model import load_classifier
+
+        _CLASSIFIER = load_classifier(device="cpu")
+    return _CLASSIFIER
+
+
+FUNCTIONS = {"slant": slant, "thickness": thickness, "height": height, "width": width, "area": area}
+
+
+def annotate(images, classifier=None, *, with_digit: bool = True) -> dict[str, np.ndarray]:
+    """All attributes of a batch: ``{name: (N,) float64}``, plus ``digit`` (N,) int and ``proba`` (N, 10)."""
+    x = as_images(images)
+    out = {name: fn(x) for name, fn in FUNCTIONS.items()}
+    if with_digit:
+        proba = digit_proba(x, classifier)
+        out["proba"] = proba
+        out["digit"] = proba.argmax(1)
+    return out

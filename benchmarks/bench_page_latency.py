@@ -45,12 +45,54 @@ PAGES: dict[str, list[str]] = {
         _q(**{"stab.problem": "digits", "stab.B": 4, "stab.ratio": 0.708}),
         _q(**{"stab.problem": "relu", "stab.B": 2, "stab.ratio": 0.794}),
     ],
-    "jointly_smooth": [  # the presets of app_pages/jointly_smooth.py as link values (update with the page)
+    "jointly_smooth": [
         "",
-        _q(**{"jsf.d": 400}),
-        _q(**{"jsf.dataset": "Parameter redundancy"}),
-        _q(**{"jsf.dataset": "Corrupted digits", "jsf.scale": 1.0}),
-        _q(**{"jsf.n": 20000, "jsf.d": 150, "jsf.kernel": "Gaussian (landmarks)"}),
+        _q(**{"jsf.preset": "too_many_eigenvectors"}),
+        _q(**{"jsf.preset": "parameter_redundancy"}),
+        _q(**{"jsf.preset": "digits"}),
+        _q(**{"jsf.preset": "large_n"}),
+    ],
+    "posterior_trees": [  # the baseline (pt.base) and calibration (pt.cal) are on demand: slow by design
+        "",
+        _q(**{"pt.preset": "A 3 or an 8?"}),
+        _q(**{"pt.preset": "Two levels of three vs three of two"}),
+        _q(**{"pt.preset": "Fashion: T-shirt or dress?"}),
+        _q(**{"pt.i": 196, "pt.node": 1}),
+    ],
+    "hspace_directions": [
+        "",
+        _q(**{"hs.dir": "slant", "hs.gamma": 1.5, "hs.seed": 12, "hs.view": "dose-response"}),
+        _q(**{"hs.dir": "digit_1_to_7", "hs.gamma": 1.0, "hs.seed": 7}),
+        _q(**{"hs.dir": "width_disentangled", "hs.view": "effects"}),
+        _q(**{"hs.source": "held-out", "hs.test": 7, "hs.gamma": -1.0}),
+    ],
+    "relu_smoothness": [
+        "",
+        _q(**{"relu.preset": "The digest's points x = 0, 1, 2, 3"}),
+        _q(**{"relu.preset": "A step: curvature where the data jumps"}),
+        _q(**{"relu.preset": "2-D bump: knot lines"}),
+        _q(**{"relu.preset": "MNIST 0 vs 1 (d = 784)"}),
+    ],
+    "flat_minima": [
+        "",
+        _q(**{"flat.preset": "Rebalance: same function, sharper", "flat.eta": 0.1, "flat.c": 4.0}),
+        _q(**{"flat.preset": "Large steps select flat minima", "flat.eta": 0.2}),
+        _q(
+            **{
+                "flat.preset": "Non-whitened inputs (caveat)",
+                "flat.sv": "2, 1",
+                "flat.depth": 2,
+                "flat.width": 2,
+                "flat.nonwhite": "true",
+            }
+        ),
+    ],
+    "langevin_rank": [
+        "",
+        _q(**{"lgv.preset": "SGD-like: slow modes lag"}),
+        _q(**{"lgv.preset": "Adam-like with its own noise"}),
+        _q(**{"lgv.preset": "Paper protocol (P = I, d = 4)"}),
+        _q(**{"lgv.preset": "Deep linear d = 32 vs Ubaru & Saad"}),
     ],
 }
 
@@ -181,7 +223,11 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--defaults-only", action="store_true", help="only each page as it opens (no preset)")
     a = ap.parse_args(argv)
+    if a.defaults_only:
+        for name in PAGES:
+            PAGES[name] = [""]
     rows = run(["home", *[p for p in a.pages if p != "home"]], a.repeat)
     print(table(rows))
     if a.json:

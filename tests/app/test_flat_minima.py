@@ -162,7 +162,7 @@ def test_a_step_too_large_for_any_minimum_is_explained(default):
 
 
 def _readme_links() -> list[str]:
-    text = (Path(APP).parent / "readme_parts" / "flat_minima.md").read_text()
+    text = (Path(APP).parent / "docs" / "pages" / "flat_minima.md").read_text()
     return [line for line in text.splitlines() if line.startswith("/flat_minima?")]
 
 

@@ -165,13 +165,10 @@ def make_corrupted_digits(
         ["shifted + vertical stripes (64-D)", "gain + horizontal stripes (64-D)"],
         {"digit": labels.astype(float)},
         [
-            {
-                "stripe cos φ": np.cos(phi0),
-                "stripe sin φ": np.sin(phi0),
-                "shift": shift.astype(float),
-            },
-            {"stripe cos φ": np.cos(phi1), "stripe sin φ": np.sin(phi1), "gain": gain},
+            {"stripe phase φ (cos φ, sin φ)": phi0, "shift": shift.astype(float)},
+            {"stripe phase φ (cos φ, sin φ)": phi1, "gain": gain},
         ],
+        notes={"circular": ["stripe phase φ (cos φ, sin φ)"]},
         labels=labels,
     )
 

@@ -103,6 +103,7 @@ def make_curves_figure(
     held_out: Mapping[str, tuple] | None = None,
     max_points: int = 4000,
     cols: int = 3,
+    joint: Sequence[str] = (),
 ) -> go.Figure:
     """The function against each known variable: a clean curve (shared) or a cloud (nuisance).
 
@@ -113,11 +114,12 @@ def make_curves_figure(
     r2 : name -> R^2 of ``f`` against that variable (shown in the panel title).
     held_out : optional label -> (t_new (n,), f_new (n,)): extended values at fresh samples, drawn on the
         first (shared) panel.
+    joint : names of angles (drawn against the angle; their R^2 is the joint one on (cos, sin)).
     """
     names = list(latents)
     cols = min(cols, len(names))
     rows = int(np.ceil(len(names) / cols))
-    titles = [f"{n}<br>R² = {r2[n]:.2f}" for n in names]
+    titles = [f"{n}<br>R²{' (cos, sin)' if n in joint else ''} = {r2[n]:.2f}" for n in names]
     fig = make_subplots(
         rows=rows,
         cols=cols,
@@ -167,11 +169,34 @@ def make_curves_figure(
     )
 
 
-def make_energy_figure(energy: np.ndarray, threshold: float | None, *, n_views: int = 2) -> go.Figure:
-    """Stem plot of the smooth energies ``sigma_i^2 / K`` with the noise floor E0 (green above, red below)."""
+def make_energy_figure(
+    energy: np.ndarray,
+    e0: float | None,
+    *,
+    n_views: int = 2,
+    band: tuple[float, float] | None = None,
+    cut: float | None = None,
+    method: str = "analytic",
+    max_shown: int = 40,
+) -> go.Figure:
+    """Stem plot of the smooth energies ``sigma_i^2 / K`` with E0, its permutation null band and E0 + margin.
+
+    Parameters
+    ----------
+    energy : (M,) energies, descending (the whole spectrum; the first ``max_shown`` are drawn).
+    e0 : float, the noise floor of ``method``; band : (lo, hi) null quantiles; cut : E0 + margin (a function
+        is counted when its energy exceeds it; green above, red below).
+    """
+    energy = np.asarray(energy)[:max_shown]
     i = np.arange(len(energy))
-    above = energy > threshold if threshold is not None else np.ones(len(energy), bool)
+    cut = e0 if cut is None else cut
+    above = energy > cut if cut is not None else np.ones(len(energy), bool)
     fig = go.Figure()
+    if band is not None:
+        fig.add_hrect(
+            y0=band[0], y1=band[1], fillcolor="#999999", opacity=0.25, line_width=0,
+            annotation_text="permutation null, 5-95 %", annotation_position="top left",
+        )  # fmt: skip
     xs = np.repeat(i, 3).astype(float)
     ys = np.column_stack([np.zeros(len(i)), energy, np.full(len(i), np.nan)]).ravel()
     fig.add_trace(
@@ -184,29 +209,71 @@ def make_energy_figure(energy: np.ndarray, threshold: float | None, *, n_views: 
             showlegend=False,
         )
     )
-    for mask, colour, label in ((above, ABOVE, "above E0 (jointly smooth)"), (~above, BELOW, "below E0")):
+    for mask, colour, label in ((above, ABOVE, "clears E0 + margin"), (~above, BELOW, "noise (below it)")):
         fig.add_trace(
             go.Scatter(
                 x=i[mask],
                 y=energy[mask],
                 mode="markers",
                 name=label,
-                marker=dict(size=10, color=colour),
+                marker=dict(size=9, color=colour),
                 hovertemplate="f%{x}: σ²/K = %{y:.4f}<extra></extra>",
             )
         )
-    if threshold is not None:
+    if e0 is not None:
         fig.add_hline(
-            y=threshold,
+            y=e0,
             line=dict(color="#444444", dash="dash"),
-            annotation_text=f"E0 = {threshold:.3f}",
+            annotation_text=f"E0 = {e0:.4f} ({method})",
             annotation_position="bottom right",
         )
-    fig.update_xaxes(title_text="function index i", dtick=1)
-    fig.update_yaxes(
-        title_text=f"energy σ²/K (K = {n_views})", range=[min(0.45, float(energy.min()) - 0.05), 1.02]
+    if cut is not None and e0 is not None and cut > e0:
+        fig.add_hline(
+            y=cut,
+            line=dict(color="#000000", width=1),
+            annotation_text=f"E0 + margin = {cut:.4f}",
+            annotation_position="top right",
+        )
+    fig.update_xaxes(title_text="function index i", dtick=1 if len(energy) <= 20 else 5)
+    lo = min(0.45, float(energy.min()) - 0.05, (band[0] if band else 1) - 0.02)
+    fig.update_yaxes(title_text=f"energy σ²/K (K = {n_views})", range=[lo, 1.02])
+    return _layout(fig, "Smooth energy of each function and the noise floor", 340)
+
+
+def make_spectrum_figure(
+    eigenvalues: Sequence[np.ndarray], view_names: Sequence[str], *, cutoff: float = 1e-5
+) -> go.Figure:
+    """Each view's kernel spectrum ``lambda_j / lambda_1`` (log scale) up to d, with the extension cut-off.
+
+    Eigenvectors below the cut-off (dashed line) are round-off: they enter the energies but not the
+    Nystrom extension. The count kept per view is in the legend.
+    """
+    fig = go.Figure()
+    d = max(len(lam) for lam in eigenvalues)
+    for k, (lam, name) in enumerate(zip(eigenvalues, view_names, strict=True)):
+        rel = np.abs(np.asarray(lam)) / abs(lam[0])
+        kept = int((np.asarray(lam) >= cutoff * lam[0]).sum())
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(rel) + 1),
+                y=np.maximum(rel, 1e-18),
+                mode="lines+markers",
+                marker=dict(size=3),
+                line=dict(color=OKABE_ITO[k + 1]),
+                name=f"view {k}: {name} ({kept} of {len(rel)} above the cut-off)",
+                hovertemplate="λ_%{x}/λ_1 = %{y:.2e}<extra></extra>",
+            )
+        )
+    fig.add_hline(
+        y=cutoff, line=dict(color="#444444", dash="dash"),
+        annotation_text=f"cut-off {cutoff:g} λ_1", annotation_position="bottom left",
+    )  # fmt: skip
+    fig.add_vline(
+        x=d, line=dict(color="#000000", width=1), annotation_text=f"d = {d}", annotation_position="top left"
     )
-    return _layout(fig, "Smooth energy of each function and the noise floor", 330)
+    fig.update_xaxes(title_text="eigenvalue index j")
+    fig.update_yaxes(title_text="λ_j / λ_1", type="log", exponentformat="power")
+    return _layout(fig, "Kernel spectrum of each view, up to d", 340, legend_below=True)
 
 
 def make_comparison_figure(

@@ -3,45 +3,21 @@
 from __future__ import annotations
 
 import inspect
-import io
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app_pages import _ui
 from dlsa_core.jointly_smooth import analysis as jsa
 from dlsa_core.jointly_smooth import captions as cap
+from dlsa_core.jointly_smooth import presets
 from dlsa_core.jointly_smooth import validation as val
 from dlsa_core.viz import jointly_smooth as viz
 from dlsa_core.viz import jointly_smooth_views as viz2
 
 N_FUNCTIONS = 12
 URL = {"bind": "query-params"}  # every control is part of the shareable link
-DATASETS = {
-    "spiral_torus": "Spiral + torus",
-    "parameter_redundancy": "Parameter redundancy",
-    "digits": "Corrupted digits",
-}
-KERNELS = jsa.KERNEL_LABELS
-_FIELDS = ("jsf.dataset", "jsf.n", "jsf.d", "jsf.scale", "jsf.kernel")
-PRESETS = {  # plain values; the preset's values are also the widgets' defaults (see below)
-    key: dict(zip(_FIELDS, values, strict=True))
-    for key, values in {
-        "paper_toy": ("spiral_torus", 1000, 100, 0.3, "gaussian"),
-        "too_many_eigenvectors": ("spiral_torus", 1000, 400, 0.3, "gaussian"),
-        "parameter_redundancy": ("parameter_redundancy", 1000, 100, 0.3, "gaussian"),
-        "digits": ("digits", 1000, 100, 1.0, "gaussian"),
-        "large_n": ("spiral_torus", 20000, 150, 0.3, "landmarks"),
-    }.items()
-}
-PRESET_LABELS = {
-    "paper_toy": "Paper toy (d = 100)",
-    "too_many_eigenvectors": "Too many eigenvectors (d = 400)",
-    "parameter_redundancy": "Parameter redundancy",
-    "digits": "Digits, two corrupted sensors",
-    "large_n": "Large N (20,000, landmarks)",
-}
+DATASETS, KERNELS, PRESETS = presets.DATASET_LABELS, jsa.KERNEL_LABELS, presets.PRESETS
 CHECKS = {
     "jsf.preset": _ui.one_of(PRESETS),
     "jsf.dataset": _ui.one_of(DATASETS),
@@ -100,7 +76,7 @@ _ui.sanitize_url(CHECKS)
 _ui.intro("jointly_smooth", "Pick a data set, then pick a function: every view recolours together.")
 with st.sidebar:
     preset = st.selectbox(
-        "Preset", list(PRESETS), format_func=PRESET_LABELS.get, key="jsf.preset", on_change=_apply_preset,
+        "Preset", list(PRESETS), format_func=presets.PRESET_LABELS.get, key="jsf.preset", on_change=_apply_preset,
         help="Curated starting points; each sets the five controls below.", **URL,
     )  # fmt: skip
     # The widgets' defaults are the preset's values: Streamlit drops a value equal to its widget's default
@@ -160,37 +136,12 @@ def function_explorer() -> None:
     i = st.slider(
         "Function f_i to show (ordered by smooth energy)", 0, N_FUNCTIONS - 1, 1, key="jsf.fn", **URL
     )
-    views = res.train.views
-    coords = [jsa.view_coordinates(X, 2) for X in views]
-    names = [
-        v + (", PCs 1-2" if X.shape[1] > 3 else "") for v, X in zip(res.train.view_names, views, strict=True)
-    ]
-    _ui.plotly(viz.make_views_figure(coords, names, res.functions[:, i], f"f{i}"), key="jsf.views")
+    views_fig, curves_fig = viz2.function_figures(res, i)
+    _ui.plotly(views_fig, key="jsf.views")
     st.caption(cap.main_caption(res, i))
-    shared = res.shared_name()
-    nuis = {k: float(v[i]) for k, v in res.r2.items() if k != shared}
-    worst = max(nuis, key=nuis.get)
-    c = st.columns(4)
-    c[0].metric(
-        f"Energy σ²/K of f{i}", f"{res.energy[i]:.4f}", f"{res.energy[i] - res.floor.cut:+.4f} vs E0 + margin"
-    )
-    c[1].metric(
-        f"E0 ({res.floor.method}) ± null band", f"{res.floor.e0:.4f}", help=cap.null_help(res), delta=None
-    )
-    c[2].metric(f"R² vs {cap.short(shared)} (shared)", f"{res.r2[shared][i]:.2f}")
-    c[3].metric("Largest R² vs a nuisance", f"{nuis[worst]:.2f}", help=cap.short(worst))
-    held = {
-        f"held out, extended from view {k} only": (res.test.shared[cap.short(shared)], e[:, i])
-        for k, e in res.extended.items()
-    }
-    circ = jsa.circular_latents(res.train)
-    _ui.plotly(
-        viz.make_curves_figure(
-            res.functions[:, i], jsa.latents_of(res.train), {k: v[i] for k, v in res.r2.items()}, f"f{i}",
-            held_out=held, joint=circ,
-        ),
-        key="jsf.curves",
-    )  # fmt: skip
+    for col, m in zip(st.columns(4), cap.metrics(res, i), strict=True):
+        col.metric(**m)
+    _ui.plotly(curves_fig, key="jsf.curves")
     st.caption(cap.curves_caption(res, i))
 
 
@@ -277,39 +228,13 @@ with st.expander("Reproduce in Python"):
     st.code(jsa.reproduce_snippet(res.params), language="python")
 
 
-def _csv() -> str:  # built on click only (deferred download data)
-    frame = pd.DataFrame(res.functions, columns=[f"f{k}" for k in range(res.functions.shape[1])])
-    for k, v in res.train.shared.items():
-        frame.insert(0, k, v)
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False, float_format="%.6g")
-    return buf.getvalue()
-
-
-def _state() -> str:
-    import json
-
-    state = {k: st.session_state.get(k) for k in CHECKS}
-    floor = {"E0": res.floor.e0, "margin": res.floor.margin, "null": np.round(res.floor.null, 6).tolist()}
-    return json.dumps(
-        {**state, **floor, "count": res.n_significant, "spectrum": res.spectrum.tolist()}, indent=2
-    )
-
-
 c1, c2 = st.columns(2)
+state = {k: st.session_state.get(k) for k in CHECKS}  # the files are built on click only (deferred data)
 c1.download_button(
-    "Download the functions (CSV)",
-    _csv,
-    f"jointly_smooth_{dataset}.csv",
-    "text/csv",
-    key="jsf.csv",
-    on_click="ignore",
-)
+    "Download the functions (CSV)", lambda: cap.functions_csv(res), f"jointly_smooth_{dataset}.csv",
+    "text/csv", key="jsf.csv", on_click="ignore",
+)  # fmt: skip
 c2.download_button(
-    "Download the state (JSON)",
-    _state,
-    "jointly_smooth_state.json",
-    "application/json",
-    key="jsf.json",
-    on_click="ignore",
-)
+    "Download the state (JSON)", lambda: cap.state_json(res, state), "jointly_smooth_state.json",
+    "application/json", key="jsf.json", on_click="ignore",
+)  # fmt: skip

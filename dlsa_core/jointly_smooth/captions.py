@@ -254,3 +254,35 @@ HOW = (
     "regression; a phase through (cos φ, sin φ)) and extends to held-out samples with `transform_views`. "
     "`validation.extension_check` refits with the held-out rows; `validation.sweep_point` is one sweep fit."
 )
+
+
+def metrics(res: Analysis, i: int) -> list[dict]:
+    """The four ``st.metric`` keyword sets under the views (energy vs E0 + margin, E0, R^2 shared/nuisance)."""
+    shared = res.shared_name()
+    nuis = {k: float(v[i]) for k, v in res.r2.items() if k != shared}
+    worst = max(nuis, key=nuis.get)
+    f = res.floor
+    return [
+        dict(label=f"Energy σ²/K of f{i}", value=f"{res.energy[i]:.4f}",
+             delta=f"{res.energy[i] - f.cut:+.4f} vs E0 + margin"),
+        dict(label=f"E0 ({f.method}), margin", value=f"{f.e0:.4f} + {f.margin:.4f}", help=null_help(res)),
+        dict(label=f"R² vs {short(shared)} (shared)", value=f"{res.r2[shared][i]:.2f}"),
+        dict(label="Largest R² vs a nuisance", value=f"{nuis[worst]:.2f}", help=short(worst)),
+    ]  # fmt: skip
+
+
+def functions_csv(res: Analysis) -> str:
+    """The functions and the shared variable(s) on the training rows, as CSV text."""
+    frame = pd.DataFrame(res.functions, columns=[f"f{k}" for k in range(res.functions.shape[1])])
+    for k, v in res.train.shared.items():
+        frame.insert(0, k, v)
+    return frame.to_csv(index=False, float_format="%.6g")
+
+
+def state_json(res: Analysis, controls: dict) -> str:
+    """The controls plus the measured floor, count and spectrum, as JSON text."""
+    import json
+
+    floor = {"E0": res.floor.e0, "margin": res.floor.margin, "null": np.round(res.floor.null, 6).tolist()}
+    payload = {**controls, **floor, "count": res.n_significant, "spectrum": res.spectrum.round(6).tolist()}
+    return json.dumps(payload, indent=2, default=str)

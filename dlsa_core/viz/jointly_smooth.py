@@ -14,8 +14,18 @@ ABOVE, BELOW = "#009E73", "#D55E00"  # significant (above E0) / below the noise 
 COLORSCALE = "Viridis"
 
 
+_GRID = dict(gridcolor="#EBF0F8", zerolinecolor="#EBF0F8", linecolor="#EBF0F8")  # plotly_white's axes
+
+
+def _fast_figure(data: list, layout: dict) -> go.Figure:
+    """A figure from plain trace/layout dicts, without ``make_subplots`` and without applying the
+    plotly_white template (each costs 0.1-0.3 s; the live function slider redraws two figures). The
+    white look comes from a few layout properties instead (see :func:`_layout`)."""
+    return go.Figure(data=data, layout=layout)
+
+
 def _layout(
-    fig: go.Figure, title: str, height: int, *, top: int = 70, legend_below: bool = False
+    fig: go.Figure, title: str, height: int, *, top: int = 70, legend_below: bool = False, light: bool = False
 ) -> go.Figure:
     legend = (
         dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0)
@@ -26,9 +36,12 @@ def _layout(
         title=dict(text=title, x=0.0, xanchor="left"),
         height=height,
         margin=dict(l=50, r=20, t=top, b=45),
-        template="plotly_white",
         legend=legend,
     )
+    if light:  # plotly_white's look, property by property (cheap), for the live figures
+        fig.update_layout(plot_bgcolor="white", paper_bgcolor="white")  # the axes carry _GRID (see _grid)
+    else:
+        fig.update_layout(template="plotly_white")
     return fig
 
 
@@ -50,8 +63,6 @@ def make_views_figure(
     color_name : str, colour-bar title.
     """
     K = len(coords)
-    specs = [[{"type": "scene" if C.shape[1] == 3 else "xy"} for C in coords]]
-    fig = make_subplots(rows=1, cols=K, specs=specs, subplot_titles=list(view_names), horizontal_spacing=0.06)
     idx = np.arange(len(color))[:: max(1, len(color) // max_points)]  # light JSON for large N
     lim = float(np.max(np.abs(color[idx]))) or 1.0
     marker = dict(
@@ -62,36 +73,65 @@ def make_views_figure(
         size=4,
         colorbar=dict(title=dict(text=color_name, side="right"), len=0.85, thickness=14),
     )
+    layout, cells = _grid(1, K, list(view_names), hspace=0.06, scenes=[C.shape[1] == 3 for C in coords])
+    data = []
     for k, C in enumerate(coords):
         m = dict(marker, showscale=(k == K - 1))
         hover = f"{color_name} = %{{marker.color:.3f}}<extra>view {k}</extra>"
         if C.shape[1] == 3:
-            m["size"] = 2.5
-            fig.add_trace(
-                go.Scatter3d(
-                    x=C[idx, 0],
-                    y=C[idx, 1],
-                    z=C[idx, 2],
-                    mode="markers",
-                    marker=m,
-                    hovertemplate=hover,
-                    showlegend=False,
-                ),
-                row=1,
-                col=k + 1,
-            )
+            data.append(
+                dict(type="scatter3d", x=C[idx, 0], y=C[idx, 1], z=C[idx, 2], mode="markers",
+                     marker=dict(m, size=2.5), hovertemplate=hover, showlegend=False, scene=cells[k])
+            )  # fmt: skip
         else:
             y = C[idx, 1] if C.shape[1] > 1 else np.zeros(len(idx))
-            fig.add_trace(
-                go.Scattergl(
-                    x=C[idx, 0], y=y, mode="markers", marker=m, hovertemplate=hover, showlegend=False
-                ),
-                row=1,
-                col=k + 1,
+            xa, ya = cells[k]
+            data.append(
+                dict(type="scattergl", x=C[idx, 0], y=y, mode="markers", marker=m, hovertemplate=hover,
+                     showlegend=False, xaxis=xa, yaxis=ya)
+            )  # fmt: skip
+            layout["yaxis" + ya[1:]].update(scaleanchor=xa, scaleratio=1)
+    for k, C in enumerate(coords):
+        if C.shape[1] == 3:
+            layout["scene" + cells[k][5:]].update(
+                aspectmode="data", xaxis=dict(title="x"), yaxis=dict(title="y"), zaxis=dict(title="z")
             )
-            fig.update_yaxes(scaleanchor=f"x{k + 1 if k else ''}", scaleratio=1, row=1, col=k + 1)
-    fig.update_scenes(aspectmode="data", xaxis_title="x", yaxis_title="y", zaxis_title="z")
-    return _layout(fig, f"The views, coloured by {color_name}", 430)
+    fig = _fast_figure(data, layout)
+    return _layout(fig, f"The views, coloured by {color_name}", 430, light=True)
+
+
+def _grid(
+    rows: int, cols: int, titles: Sequence[str], *, hspace: float = 0.07, vspace: float = 0.1, scenes=None
+) -> tuple[dict, list]:
+    """A subplot grid as a plain layout dict (``make_subplots`` costs ~0.15 s per figure, too slow for a
+    live slider). Returns ``(layout, cells)``; a cell is ``("x2", "y2")`` or ``"scene2"`` (3-D)."""
+    scenes = scenes or [False] * (rows * cols)
+    w = (1 - hspace * (cols - 1)) / cols
+    h = (1 - vspace * (rows - 1)) / rows
+    layout: dict = {"annotations": []}
+    cells = []
+    n_axes = n_scenes = 0
+    for j in range(rows * cols):
+        r, c = divmod(j, cols)
+        x0, y1 = c * (w + hspace), 1 - r * (h + vspace)
+        dom_x, dom_y = [x0, x0 + w], [y1 - h, y1]
+        if j < len(scenes) and scenes[j]:
+            n_scenes += 1
+            name = "scene" + (str(n_scenes) if n_scenes > 1 else "")
+            layout[name] = dict(domain=dict(x=dom_x, y=dom_y))
+            cells.append(name)
+        else:
+            n_axes += 1
+            sfx = str(n_axes) if n_axes > 1 else ""
+            layout["xaxis" + sfx] = dict(domain=dom_x, anchor="y" + sfx, **_GRID)
+            layout["yaxis" + sfx] = dict(domain=dom_y, anchor="x" + sfx, **_GRID)
+            cells.append(("x" + sfx, "y" + sfx))
+        if j < len(titles):
+            layout["annotations"].append(
+                dict(text=titles[j], x=x0 + w / 2, y=y1, xref="paper", yref="paper", xanchor="center",
+                     yanchor="bottom", showarrow=False, font=dict(size=13))
+            )  # fmt: skip
+    return layout, cells
 
 
 def make_curves_figure(
@@ -120,52 +160,35 @@ def make_curves_figure(
     cols = min(cols, len(names))
     rows = int(np.ceil(len(names) / cols))
     titles = [f"{n}<br>R²{' (cos, sin)' if n in joint else ''} = {r2[n]:.2f}" for n in names]
-    fig = make_subplots(
-        rows=rows,
-        cols=cols,
-        subplot_titles=titles,
-        horizontal_spacing=0.07,
-        vertical_spacing=0.22 if rows > 1 else 0.1,
-    )
+    layout, cells = _grid(rows, cols, titles, hspace=0.07, vspace=0.22 if rows > 1 else 0.1)
     idx = np.arange(len(f))[:: max(1, len(f) // max_points)]
+    data = []
     for j, name in enumerate(names):
-        r, c = j // cols + 1, j % cols + 1
-        fig.add_trace(
-            go.Scattergl(
-                x=latents[name][idx],
-                y=f[idx],
-                mode="markers",
-                name="training samples",
-                marker=dict(size=3, color=OKABE_ITO[0], opacity=0.5),
-                showlegend=(j == 0),
-                legendgroup="train",
-            ),
-            row=r,
-            col=c,
-        )
-        fig.update_xaxes(title_text=name.split(": ", 1)[-1], row=r, col=c)
+        xa, ya = cells[j]
+        data.append(
+            dict(type="scattergl", x=latents[name][idx], y=f[idx], mode="markers", name="training samples",
+                 marker=dict(size=3, color=OKABE_ITO[0], opacity=0.5), showlegend=(j == 0),
+                 legendgroup="train", xaxis=xa, yaxis=ya)
+        )  # fmt: skip
+        layout["xaxis" + xa[1:]]["title"] = dict(text=name.split(": ", 1)[-1], standoff=4)
+        if j % cols == 0:
+            layout["yaxis" + ya[1:]]["title"] = dict(text=function_name)
         if j == 0 and held_out:
             for h, (label, (t_new, f_new)) in enumerate(held_out.items()):
-                fig.add_trace(
-                    go.Scatter(
-                        x=t_new,
-                        y=f_new,
-                        mode="markers",
-                        name=label,
-                        marker=dict(
-                            size=7,
-                            color=OKABE_ITO[1 + h],
-                            symbol=["x", "cross", "diamond"][h % 3],
-                            line=dict(width=0),
-                        ),
-                    ),
-                    row=r,
-                    col=c,
-                )
-    fig.update_yaxes(title_text=function_name, col=1)
-    fig.update_annotations(font_size=12)
+                data.append(
+                    dict(type="scattergl", x=t_new, y=f_new, mode="markers", name=label, xaxis=xa, yaxis=ya,
+                         marker=dict(size=7, color=OKABE_ITO[1 + h], symbol=["x", "cross", "diamond"][h % 3]))
+                )  # fmt: skip
+    for a in layout["annotations"]:
+        a["font"] = dict(size=12)
+    fig = _fast_figure(data, layout)
     return _layout(
-        fig, f"{function_name} against the known variables", 330 * rows + 100, top=90, legend_below=True
+        fig,
+        f"{function_name} against the known variables",
+        330 * rows + 100,
+        top=90,
+        legend_below=True,
+        light=True,
     )
 
 

@@ -112,3 +112,30 @@ def make_feature_scatter(
         )  # fmt: skip
     fig.update_scenes(xaxis_title="f1", yaxis_title="f2", zaxis_title="f3")
     return _layout(fig, title, 460)
+
+
+def function_figures(res, i: int) -> tuple[go.Figure, go.Figure]:
+    """The two live figures of function ``i`` of an :class:`~dlsa_core.jointly_smooth.analysis.Analysis`:
+    the views coloured by f_i (2-D; a 64-D view by its first two principal components) and f_i against
+    every known variable with the held-out extensions."""
+    from dlsa_core.jointly_smooth import analysis as jsa
+    from dlsa_core.viz.jointly_smooth import make_curves_figure, make_views_figure
+
+    views, names = res.train.views, res.train.view_names
+    coords = [jsa.view_coordinates(X, 2) for X in views]
+    titles = [v + (", PCs 1-2" if X.shape[1] > 3 else "") for v, X in zip(names, views, strict=True)]
+    views_fig = make_views_figure(coords, titles, res.functions[:, i], f"f{i}")
+    shared = res.shared_name()
+    held = {
+        f"held out, extended from view {k} only": (res.test.shared[shared.split(": ", 1)[-1]], e[:, i])
+        for k, e in res.extended.items()
+    }
+    curves = make_curves_figure(
+        res.functions[:, i],
+        jsa.latents_of(res.train),
+        {k: v[i] for k, v in res.r2.items()},
+        f"f{i}",
+        held_out=held,
+        joint=jsa.circular_latents(res.train),
+    )
+    return views_fig, curves

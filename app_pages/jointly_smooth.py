@@ -72,21 +72,30 @@ def _apply_preset() -> None:
         st.session_state[k] = v
 
 
+def select(label: str, options: dict, key: str, default: str, **kw) -> str:
+    """A select box whose URL value is the plain option key, not its label (``bind`` would write the
+    label): the link seeds it once per session, and its value is always written back."""
+    if key not in st.session_state and key in st.query_params:
+        st.session_state[key] = st.query_params[key]  # valid: sanitize_url ran first
+    value = st.selectbox(
+        label, list(options), list(options).index(default), format_func=options.get, key=key, **kw
+    )
+    st.query_params[key] = value
+    return value
+
+
 _ui.sanitize_url(CHECKS)
 _ui.intro("jointly_smooth", "Pick a data set, then pick a function: every view recolours together.")
 with st.sidebar:
-    preset = st.selectbox(
-        "Preset", list(PRESETS), format_func=presets.PRESET_LABELS.get, key="jsf.preset", on_change=_apply_preset,
-        help="Curated starting points; each sets the five controls below.", **URL,
+    preset = select(
+        "Preset", presets.PRESET_LABELS, "jsf.preset", "paper_toy", on_change=_apply_preset,
+        help="Curated starting points; each sets the five controls below.",
     )  # fmt: skip
-    # The widgets' defaults are the preset's values: Streamlit drops a value equal to its widget's default
-    # from the URL, so on reload the same preset restores it (and a changed value stays in the link).
+    # The bound widgets' defaults are the preset's values: Streamlit drops a value equal to its widget's
+    # default from the URL, so on reload the same preset restores it (and a changed value stays in the link).
     P = PRESETS[preset]
     notice = st.empty()
-    dataset = st.selectbox(
-        "Data set", list(DATASETS), list(DATASETS).index(P["jsf.dataset"]), format_func=DATASETS.get,
-        key="jsf.dataset", **URL,
-    )  # fmt: skip
+    dataset = select("Data set", DATASETS, "jsf.dataset", P["jsf.dataset"])
     n = st.number_input(
         "Training samples N", 100, 20_000, P["jsf.n"], step=100, key="jsf.n", **URL,
         help="Digits has 1,797 images in all (N + held-out samples must fit).",
@@ -96,10 +105,9 @@ with st.sidebar:
         help="Too small misses the shared harmonics; too large raises the noise floor E0 and passes the "
         "kernel's numerical rank (see the spectrum).",
     )  # fmt: skip
-    kernel = st.selectbox(
-        "Kernel", list(KERNELS), list(KERNELS).index(P["jsf.kernel"]), format_func=KERNELS.get, key="jsf.kernel",
+    kernel = select(
+        "Kernel", KERNELS, "jsf.kernel", P["jsf.kernel"],
         help="Dense: the paper's N x N kernel (N <= 12,000). Landmarks (1,500) and k-NN (30 neighbours) scale.",
-        **URL,
     )  # fmt: skip
     scale = st.slider(
         "Bandwidth scale s", 0.05, 2.0, P["jsf.scale"], step=0.05, key="jsf.scale", **URL,

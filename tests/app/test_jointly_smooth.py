@@ -100,7 +100,7 @@ def test_url_state_sets_the_controls_with_plain_values():
 
 def test_preset_values_are_the_widget_defaults_so_a_link_restores_them():
     """A link holds only values that differ from the preset; everything else comes from the preset."""
-    at = _open({"jsf.preset": "digits", "jsf.kernel": "knn", "jsf.fn": "0"})
+    at = _open({"jsf.preset": "digits", "jsf.kernel": "knn", "jsf.fn": "0", "jsf.n": "300"})
     assert not at.exception
     assert at.selectbox(key="jsf.dataset").value == "digits"  # from the preset
     assert at.slider(key="jsf.scale").value == 1.0  # from the preset
@@ -109,7 +109,7 @@ def test_preset_values_are_the_widget_defaults_so_a_link_restores_them():
 
 
 def test_what_to_notice_follows_a_hand_changed_data_set():
-    at = _open({"jsf.preset": "digits"})
+    at = _open({"jsf.preset": "digits", "jsf.n": "300", "jsf.d": "40"})
     assert "digit" in _notice(at)
     at.selectbox(key="jsf.dataset").set_value("spiral_torus").run()
     assert not at.exception
@@ -161,7 +161,7 @@ def test_impossible_settings_show_an_error_in_the_pages_words(changes, message):
 
 
 def test_numerical_rank_warning_on_too_many_eigenvectors():
-    at = _open({"jsf.preset": "too_many_eigenvectors"})
+    at = _open({"jsf.preset": "too_many_eigenvectors", "jsf.n": "500"})
     assert not at.exception and not at.error
     warnings = " ".join(w.value for w in at.warning)
     assert "Numerical rank" in warnings and "of 400" in warnings

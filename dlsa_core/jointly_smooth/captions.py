@@ -265,7 +265,7 @@ def metrics(res: Analysis, i: int) -> list[dict]:
     return [
         dict(label=f"Energy σ²/K of f{i}", value=f"{res.energy[i]:.4f}",
              delta=f"{res.energy[i] - f.cut:+.4f} vs E0 + margin"),
-        dict(label=f"E0 ({f.method}), margin", value=f"{f.e0:.4f} + {f.margin:.4f}", help=null_help(res)),
+        dict(label=f"E0 ({f.method}) · margin {f.margin:.4f}", value=f"{f.e0:.4f}", help=null_help(res)),
         dict(label=f"R² vs {short(shared)} (shared)", value=f"{res.r2[shared][i]:.2f}"),
         dict(label="Largest R² vs a nuisance", value=f"{nuis[worst]:.2f}", help=short(worst)),
     ]  # fmt: skip

@@ -59,7 +59,7 @@ def test_default_page_runs_and_caption_matches_core(default_page):
     assert f"σ²/K = {ref.energy[1]:.4f} clears E0 + margin = {ref.floor.e0:.4f}" in text
     # One E0 number: the metric shows the caption's value, from the same computation.
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["E0 (analytic), margin"] == f"{ref.floor.e0:.4f} + {ref.floor.margin:.4f}"
+    assert metrics[f"E0 (analytic) · margin {ref.floor.margin:.4f}"] == f"{ref.floor.e0:.4f}"
     assert metrics["R² vs z (shared)"] == f"{ref.r2['shared: z'][1]:.2f}"
 
 

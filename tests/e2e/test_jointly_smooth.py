@@ -9,9 +9,26 @@ import pytest
 
 from tests.e2e.conftest import assert_no_exception, screenshot, wait_for_app
 
+FIRST_LOAD_MS = (
+    180_000  # a fresh server imports torch, scikit-learn and plotly first (slow on a busy machine)
+)
+
 
 def _slider(page, label: str):
     return page.get_by_test_id("stSlider").filter(has_text=label).get_by_role("slider")
+
+
+def _caption(page, pattern: str) -> None:
+    """Wait until the main caption matches ``pattern`` (the rerun after a change has finished drawing)."""
+    page.get_by_text(
+        re.compile(r"^f\d+ on .*" + pattern if not pattern.startswith("^") else pattern)
+    ).first.wait_for()
+    wait_for_app(page)
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
 
 
 def _controls(page) -> dict:
@@ -21,7 +38,7 @@ def _controls(page) -> dict:
         return page.get_by_test_id("stSelectbox").filter(has_text=label).first.inner_text().split("\n")[-1]
 
     def checked(test_id, label):
-        return page.get_by_test_id(test_id).filter(has_text=label).locator("input").first.is_checked()
+        return page.get_by_test_id(test_id).filter(has_text=label).get_by_role("switch").first.is_checked()
 
     return {
         "preset": select("Preset"),
@@ -42,13 +59,7 @@ def _controls(page) -> dict:
                 ("ridge", "Kernel CCA ridge"),
             )
         },
-        "permutation": page.get_by_test_id("stRadio")
-        .get_by_text("permutation")
-        .locator("..")
-        .locator("input")
-        .is_checked()
-        if page.get_by_test_id("stRadio").count()
-        else None,
+        "permutation": page.get_by_test_id("stRadio").get_by_role("radio", name="permutation").is_checked(),
         "compare": checked("stCheckbox", "Compare with"),
         "sweep": checked("stCheckbox", "Sweep d and s"),
     }
@@ -57,7 +68,7 @@ def _controls(page) -> dict:
 @pytest.mark.slow
 def test_page_renders_and_function_slider_syncs_url(server_url, page):
     page.goto(f"{server_url}/jointly_smooth")
-    wait_for_app(page)
+    wait_for_app(page, FIRST_LOAD_MS)
     assert_no_exception(page)
     page.get_by_text("Jointly smooth functions").first.wait_for()
     assert page.get_by_test_id("stSidebarNav").get_by_text("Manifold learning").count() == 1  # app.py's nav
@@ -79,55 +90,52 @@ def test_page_renders_and_function_slider_syncs_url(server_url, page):
 def test_share_link_survives_a_reload_for_every_control(server_url, page, browser):
     """Choose the Large-N preset in the UI, then change every control (several to the values that equal
     the widgets' built-in defaults, which Streamlit drops from the URL); the link must restore them all."""
-    page.goto(f"{server_url}/jointly_smooth?jsf.n=300&jsf.d=20")  # small, so the fits below are quick
-    wait_for_app(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Preset").click()
-    page.get_by_role("option", name="Large N (20,000, landmarks)").click()
-    wait_for_app(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Kernel").click()  # landmarks -> the dense kernel
-    page.get_by_role("option", name="Gaussian (dense)").click()
-    wait_for_app(page)
+    # The Large-N preset from the link, at a small N so that every fit below is quick.
+    page.goto(f"{server_url}/jointly_smooth?jsf.preset=large_n&jsf.n=300&jsf.d=20")
+    wait_for_app(page, FIRST_LOAD_MS)
+    _caption(page, r"N = 300 paired samples, d = 20 .*\(Gaussian \(landmarks\)\)")
+    _choose(page, "Kernel", "Gaussian (dense)")  # the preset's landmarks -> the built-in default
+    _caption(page, r"\(Gaussian \(dense\)\)")
     n_input = page.get_by_test_id("stNumberInput").filter(has_text="Training samples").locator("input")
     n_input.fill("100")
     n_input.press("Enter")
-    wait_for_app(page)
-    for label, key in (
-        ("Kernel eigenvectors", "Home"),
-        ("Bandwidth scale", "Home"),
-        ("Function f_i", "Home"),
+    _caption(page, r"N = 100 paired samples")
+    for label, pattern in (
+        ("Kernel eigenvectors", r"d = 10 eigenvectors"),
+        ("Bandwidth scale", r"s = 0.05 "),
+        ("Function f_i", r"^f0 on"),
     ):
         _slider(page, label).focus()
-        page.keyboard.press(key)  # d = 10, s = 0.05, f0
-        wait_for_app(page)
-    page.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
-    page.get_by_role("option", name="Parameter redundancy").click()
-    wait_for_app(page)
+        page.keyboard.press("Home")  # the slider's minimum, also its built-in default for d and s
+        _caption(page, pattern)
+    _choose(page, "Data set", "Parameter redundancy")
+    page.get_by_text("R² vs p1 + p2^3 (shared)").first.wait_for()
     page.get_by_test_id("stExpander").filter(has_text="Advanced").locator("summary").click()
     page.get_by_test_id("stRadio").get_by_text("permutation").click()
-    wait_for_app(page)
+    _caption(page, r"\(permutation E0")
     _slider(page, "Held-out samples").focus()
     page.keyboard.press("ArrowLeft")  # 100 -> 80
-    wait_for_app(page)
+    page.get_by_text(re.compile(r"Crosses: 80 fresh samples")).wait_for()
     seed = page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input")
     seed.fill("3")
     seed.press("Enter")
     wait_for_app(page)
     page.get_by_test_id("stCheckbox").filter(has_text="Compare with").locator("label").click()
-    wait_for_app(page)
     _slider(page, "Kernel CCA ridge").focus()
     page.keyboard.press("End")  # log10 ridge 0
+    page.get_by_text(re.compile(r"kernel CCA ridge κ = 1e\+00")).wait_for()
     wait_for_app(page)
     assert_no_exception(page)
-    page.get_by_text(re.compile(r"^f0 on N = 100 paired samples, d = 10 eigenvectors")).wait_for()
     before = _controls(page)
     assert before["preset"] == "Large N (20,000, landmarks)" and before["kernel"] == "Gaussian (dense)"
+    assert before["dataset"] == "Parameter redundancy" and before["permutation"] and before["compare"]
     assert (before["n"], before["d"], before["s"], before["fn"]) == ("100", "10", "0.05", "0")
     link = page.url
 
     fresh = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     fresh.set_default_timeout(90_000)
     fresh.goto(link)
-    wait_for_app(fresh)
+    wait_for_app(fresh, FIRST_LOAD_MS)
     assert_no_exception(fresh)
     fresh.get_by_text(re.compile(r"^f0 on N = 100 paired samples, d = 10 eigenvectors")).wait_for()
     fresh.get_by_test_id("stExpander").filter(has_text="Advanced").locator("summary").click()
@@ -139,7 +147,7 @@ def test_share_link_survives_a_reload_for_every_control(server_url, page, browse
 @pytest.mark.slow
 def test_bad_link_values_are_named_not_raised(server_url, page):
     page.goto(f"{server_url}/jointly_smooth?jsf.n=1e400&jsf.seed=inf&jsf.fn=3")
-    wait_for_app(page)
+    wait_for_app(page, FIRST_LOAD_MS)
     assert_no_exception(page)
     page.get_by_text(re.compile(r"Ignored from the link.*jsf\.n=1e400.*jsf\.seed=inf")).wait_for()
     page.get_by_text(re.compile(r"^f3 on N = 1,000 paired samples")).wait_for()  # the valid value is kept

@@ -186,10 +186,15 @@ if st.toggle("Sweep d and s: how many functions pass E0, how many are real", key
 
 if dataset == "digits":
     st.subheader("Digits like the paper's figure")
+    labels = res.train.labels
     _ui.plotly(
-        viz2.make_digit_samples_figure(res.train.views, res.train.view_names, res.train.labels),
-        key="jsf.digits",
+        viz2.make_digit_samples_figure(res.train.views, res.train.view_names, labels), key="jsf.digits"
     )
+    cols = st.columns(2)
+    with cols[0]:
+        fig = viz2.make_feature_scatter(res.functions[:, 1:4], labels, title="(f1, f2, f3) coloured by digit")
+        _ui.plotly(fig, key="jsf.digit_scatter")
+    cols[1].caption(cap.digits_caption(res))
 
 if st.toggle(
     "Compare with single views, linear CCA, kernel CCA and the concatenated eigenmap",
@@ -197,24 +202,13 @@ if st.toggle(
     **URL,
 ):
     ridge = st.slider(
-        "Kernel CCA ridge log10 κ (relative to the top eigenvalue)",
-        -4.0,
-        0.0,
-        -2.0,
-        0.5,
-        key="jsf.ridge",
-        **URL,
+        "Kernel CCA ridge log10 κ (relative to λ_1)", -4.0, 0.0, -2.0, 0.5, key="jsf.ridge", **URL
     )
     with _ui.timed("Fitting the baselines…"):
         comp = _ui.guarded(
             comparison, dataset, int(n), int(d), float(scale), kernel, int(n_test), int(seed), 10**ridge
         )
     if comp is not None:
-        if dataset == "digits":
-            _ui.plotly(
-                viz2.make_feature_scatter(res.functions[:, 1:4], res.train.labels, title="(f1, f2, f3) coloured by digit"),
-                key="jsf.digit_scatter",
-            )  # fmt: skip
         j = int(min(max(st.session_state.get("jsf.fn", 1) - 1, 0), 5))
         _ui.plotly(
             viz.make_comparison_figure(comp.functions, comp.r2, comp.latents, index=j), key="jsf.compare_fig"

@@ -107,7 +107,7 @@ def fmt(r: dict) -> str:
     )
 
 
-def bench_page(n_moves: int = 5) -> None:
+def bench_page(n_moves: int = 5, presets: list[str] | None = None) -> None:
     """Page latency in Chromium (software WebGL) against ``streamlit run`` (server started first)."""
     import re
     import shutil
@@ -131,7 +131,7 @@ def bench_page(n_moves: int = 5) -> None:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(300_000)
         print("Page latency (headless Chromium, software WebGL; server up; shared 2-core machine)")
-        for key in PRESETS:
+        for key in presets or PRESETS:
             for visit in ("cold", "warm"):
                 t0 = time.perf_counter()
                 page.goto(f"{url}/jointly_smooth?jsf.preset={key}")
@@ -195,9 +195,10 @@ def main() -> None:
         "--with-knn", action="store_true", help="also time the sparse k-NN + eigsh path at 20,000"
     )
     ap.add_argument("--page", action="store_true", help="time the page in Chromium instead")
+    ap.add_argument("--presets", nargs="*", help="with --page: only these preset keys (default: all)")
     args = ap.parse_args()
     if args.page:
-        bench_page()
+        bench_page(presets=args.presets)
         return
     if args.one:
         print(json.dumps(run_one(json.loads(args.one))))

@@ -35,7 +35,8 @@ def _controls(page) -> dict:
     """Every control's value as the browser shows it."""
 
     def select(label):
-        return page.get_by_test_id("stSelectbox").filter(has_text=label).first.inner_text().split("\n")[-1]
+        text = page.get_by_test_id("stSelectbox").filter(has_text=label).first.inner_text()
+        return [line.strip() for line in text.split("\n") if line.strip() and line.strip() != label][0]
 
     def checked(test_id, label):
         return page.get_by_test_id(test_id).filter(has_text=label).get_by_role("switch").first.is_checked()

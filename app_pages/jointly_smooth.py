@@ -75,9 +75,12 @@ def _apply_preset() -> None:
 def select(label: str, options: dict, key: str, default: str, **kw) -> str:
     """A select box whose URL value is the plain option key, not its label (``bind`` would write the
     label): the link seeds it once per session, and its value is always written back."""
-    if key not in st.session_state:  # valid link values only: sanitize_url ran first
-        st.session_state[key] = st.query_params.get(key, default)
-    value = st.selectbox(label, list(options), None, format_func=options.get, key=key, **kw)
+    if key not in st.session_state and key in st.query_params:  # valid: sanitize_url ran first
+        st.session_state[key] = st.query_params[key]
+    # An index (not None) keeps the box unclearable; Streamlit logs once that state was also set by the API.
+    value = st.selectbox(
+        label, list(options), list(options).index(default), format_func=options.get, key=key, **kw
+    )
     st.query_params[key] = value
     return value
 

@@ -34,9 +34,13 @@ def _choose(page, label: str, option: str) -> None:
 def _controls(page) -> dict:
     """Every control's value as the browser shows it."""
 
-    def select(label):
-        text = page.get_by_test_id("stSelectbox").filter(has_text=label).first.inner_text()
-        return [line.strip() for line in text.split("\n") if line.strip() and line.strip() != label][0]
+    def select(label):  # the selected option is the value of the box's input
+        return (
+            page.get_by_test_id("stSelectbox")
+            .filter(has_text=label)
+            .first.locator("input")
+            .first.input_value()
+        )
 
     def checked(test_id, label):
         return page.get_by_test_id(test_id).filter(has_text=label).get_by_role("switch").first.is_checked()

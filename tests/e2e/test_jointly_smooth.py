@@ -55,7 +55,10 @@ def _controls(page) -> dict:
         .input_value(),
         "seed": page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input").input_value(),
         **{
-            name: _slider(page, label).get_attribute("aria-valuenow")
+            name: page.get_by_test_id("stSlider")
+            .filter(has_text=label)
+            .get_by_test_id("stSliderThumbValue")
+            .inner_text()
             for name, label in (
                 ("d", "Kernel eigenvectors"),
                 ("s", "Bandwidth scale"),

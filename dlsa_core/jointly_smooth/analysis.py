@@ -77,10 +77,15 @@ def circular_latents(data: MultiViewData) -> set[str]:
     return {name for name in latents_of(data) if name.split(": ", 1)[-1] in circ}
 
 
-def view_coordinates(X: np.ndarray, n_components: int = 3) -> np.ndarray:
-    """The view's own coordinates when ``D <= 3``, else its first ``n_components`` principal components."""
-    if X.shape[1] <= 3:
+def view_coordinates(X: np.ndarray, n_components: int = 3, *, elevation: float = 35.0) -> np.ndarray:
+    """Plotting coordinates of a view: its own when ``D <= n_components``; a 3-D view drawn in 2-D is seen
+    from ``elevation`` degrees above its x-y plane (an oblique camera, so a torus still looks like one);
+    a higher-dimensional view gives its first ``n_components`` principal components."""
+    if X.shape[1] <= n_components:
         return X
+    if X.shape[1] == 3 and n_components == 2:
+        e = np.deg2rad(elevation)
+        return np.column_stack([X[:, 0], X[:, 1] * np.sin(e) + X[:, 2] * np.cos(e)])
     Xc = X - X.mean(0)
     _, _, Vt = np.linalg.svd(Xc, full_matrices=False)
     return Xc @ Vt[:n_components].T

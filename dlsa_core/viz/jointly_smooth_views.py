@@ -123,7 +123,9 @@ def function_figures(res, i: int) -> tuple[go.Figure, go.Figure]:
 
     views, names = res.train.views, res.train.view_names
     coords = [jsa.view_coordinates(X, 2) for X in views]
-    titles = [v + (", PCs 1-2" if X.shape[1] > 3 else "") for v, X in zip(names, views, strict=True)]
+    # 2-D only: a 3-D scatter re-renders for seconds in software WebGL on every slider move.
+    extra = {1: "", 2: "", 3: ", seen from 35° above"}
+    titles = [v + extra.get(X.shape[1], ", PCs 1-2") for v, X in zip(names, views, strict=True)]
     views_fig = make_views_figure(coords, titles, res.functions[:, i], f"f{i}")
     shared = res.shared_name()
     held = {

@@ -17,6 +17,12 @@ COLORSCALE = "Viridis"
 _GRID = dict(gridcolor="#EBF0F8", zerolinecolor="#EBF0F8", linecolor="#EBF0F8")  # plotly_white's axes
 
 
+def _kind(n_points: int) -> str:
+    """SVG below ~2,500 points per trace: in software WebGL (no GPU) each ``scattergl`` panel costs a
+    WebGL context and seconds per redraw; SVG draws a thousand markers in well under that."""
+    return "scatter" if n_points <= 2500 else "scattergl"
+
+
 def _fast_figure(data: list, layout: dict) -> go.Figure:
     """A figure from plain trace/layout dicts, without ``make_subplots`` and without applying the
     plotly_white template (each costs 0.1-0.3 s; the live function slider redraws two figures). The
@@ -51,7 +57,7 @@ def make_views_figure(
     color: np.ndarray,
     color_name: str,
     *,
-    max_points: int = 4000,
+    max_points: int = 2000,
 ) -> go.Figure:
     """Each view in its own coordinates (2-D or 3-D scatter), all coloured by the same function.
 
@@ -87,7 +93,7 @@ def make_views_figure(
             y = C[idx, 1] if C.shape[1] > 1 else np.zeros(len(idx))
             xa, ya = cells[k]
             data.append(
-                dict(type="scattergl", x=C[idx, 0], y=y, mode="markers", marker=m, hovertemplate=hover,
+                dict(type=_kind(len(idx)), x=C[idx, 0], y=y, mode="markers", marker=m, hovertemplate=hover,
                      showlegend=False, xaxis=xa, yaxis=ya)
             )  # fmt: skip
             layout["yaxis" + ya[1:]].update(scaleanchor=xa, scaleratio=1)
@@ -141,7 +147,7 @@ def make_curves_figure(
     function_name: str,
     *,
     held_out: Mapping[str, tuple] | None = None,
-    max_points: int = 4000,
+    max_points: int = 2000,
     cols: int = 3,
     joint: Sequence[str] = (),
 ) -> go.Figure:
@@ -166,7 +172,7 @@ def make_curves_figure(
     for j, name in enumerate(names):
         xa, ya = cells[j]
         data.append(
-            dict(type="scattergl", x=latents[name][idx], y=f[idx], mode="markers", name="training samples",
+            dict(type=_kind(len(idx)), x=latents[name][idx], y=f[idx], mode="markers", name="training samples",
                  marker=dict(size=3, color=OKABE_ITO[0], opacity=0.5), showlegend=(j == 0),
                  legendgroup="train", xaxis=xa, yaxis=ya)
         )  # fmt: skip
@@ -176,7 +182,7 @@ def make_curves_figure(
         if j == 0 and held_out:
             for h, (label, (t_new, f_new)) in enumerate(held_out.items()):
                 data.append(
-                    dict(type="scattergl", x=t_new, y=f_new, mode="markers", name=label, xaxis=xa, yaxis=ya,
+                    dict(type="scatter", x=t_new, y=f_new, mode="markers", name=label, xaxis=xa, yaxis=ya,
                          marker=dict(size=7, color=OKABE_ITO[1 + h], symbol=["x", "cross", "diamond"][h % 3]))
                 )  # fmt: skip
     for a in layout["annotations"]:

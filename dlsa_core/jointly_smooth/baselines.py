@@ -126,4 +126,31 @@ class ConcatenatedEigenmap:
         return self.fit(views).functions_
 
 
+class SingleViewEigenmap:
+    """Top Gaussian-kernel eigenvectors of one view alone (the "one sensor" baseline of the paper's figure)."""
+
+    def __init__(self, n_functions=10, view=0, bandwidth_scale=0.3, random_state=None):
+        self.n_functions = n_functions
+        self.view = view
+        self.bandwidth_scale = bandwidth_scale
+        self.random_state = random_state
+
+    def fit(self, views, y=None):
+        views = check_views(views)
+        X, N = views[self.view], views[0].shape[0]
+        if N > MAX_DENSE_N:
+            raise ValueError(f"N={N} is too large for a dense single-view eigenmap (limit {MAX_DENSE_N}).")
+        rng = np.random.default_rng(self.random_state)
+        _, K = ViewKernel.fit(
+            X, kind="gaussian", bandwidth_scale=self.bandwidth_scale, random_state=rng.integers(2**31)
+        )
+        lam, V = top_eigh(K, int(min(self.n_functions, N - 1)), random_state=rng.integers(2**31))
+        self.eigenvalues_ = lam
+        self.functions_ = sign_flip(V)
+        return self
+
+    def fit_transform(self, views, y=None):
+        return self.fit(views).functions_
+
+
 BASELINES = {"linear CCA": LinearCCA, "kernel CCA": KernelCCA, "concatenated eigenmap": ConcatenatedEigenmap}

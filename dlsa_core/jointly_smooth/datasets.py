@@ -107,8 +107,27 @@ def make_parameter_redundancy(n_samples: int = 2000, *, random_state=None) -> Mu
         [p[:, :2].copy(), observation_map(eff, p[:, 2])],
         ["parameters (p1, p2)", "steady state x* = g(p1 + p2^3, p3)"],
         {"p1 + p2^3": eff},
-        [{"p1 - p2^3 (unidentifiable)": p[:, 0] - p[:, 1] ** 3}, {"p3": p[:, 2]}],
+        [{"u (position along p1 + p2^3 = const)": level_set_position(eff, p[:, 1])}, {"p3": p[:, 2]}],
+        notes={
+            "nuisance": "u is where (p1, p2) sits along its level set p1 + p2^3 = const, as a fraction of "
+            "that curve: uniform on [0, 1] and independent of p1 + p2^3, so (p1 + p2^3, u) is an "
+            "orthogonal-in-law parametrisation of (p1, p2)."
+        },
     )
+
+
+def level_set_position(eff: np.ndarray, p2: np.ndarray) -> np.ndarray:
+    """The coordinate of ``(p1, p2)`` along its level set ``p1 + p2^3 = eff``, independent of ``eff``.
+
+    For ``p ~ U[-1, 1]^2`` the map ``(p1, p2) -> (eff, p2)`` has Jacobian 1, so given ``eff`` the
+    parameter ``p2`` is uniform on ``[cbrt(max(eff - 1, -1)), cbrt(min(eff + 1, 1))]`` (where
+    ``p1 = eff - p2^3`` stays in ``[-1, 1]``). Its conditional CDF ``u`` is therefore ``U[0, 1]`` whatever
+    ``eff`` is: a nuisance that is truly independent of the shared variable (``p1 - p2^3`` is not:
+    correlation 0.44). Returns ``(N,)`` float64 in ``[0, 1]``.
+    """
+    lo = np.cbrt(np.maximum(eff - 1.0, -1.0))
+    hi = np.cbrt(np.minimum(eff + 1.0, 1.0))
+    return np.clip((p2 - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
 
 
 def make_corrupted_digits(
@@ -146,13 +165,10 @@ def make_corrupted_digits(
         ["shifted + vertical stripes (64-D)", "gain + horizontal stripes (64-D)"],
         {"digit": labels.astype(float)},
         [
-            {
-                "stripe cos φ": np.cos(phi0),
-                "stripe sin φ": np.sin(phi0),
-                "shift": shift.astype(float),
-            },
-            {"stripe cos φ": np.cos(phi1), "stripe sin φ": np.sin(phi1), "gain": gain},
+            {"stripe phase φ (cos φ, sin φ)": phi0, "shift": shift.astype(float)},
+            {"stripe phase φ (cos φ, sin φ)": phi1, "gain": gain},
         ],
+        notes={"circular": ["stripe phase φ (cos φ, sin φ)"]},
         labels=labels,
     )
 

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 from dlsa_core.jointly_smooth.kernels import ViewKernel, check_view, gaussian_bandwidth, top_eigh
 from dlsa_core.jointly_smooth.landmarks import landmark_eigenbasis
 from dlsa_core.jointly_smooth.nystrom import kept_eigenvectors, nystrom_extend, truncation_error
-from dlsa_core.jointly_smooth.threshold import analytic_threshold, permutation_threshold
+from dlsa_core.jointly_smooth.threshold import analytic_threshold, energy_spectrum, permutation_threshold
 
 
 def check_views(views, *, min_views: int = 2) -> list[np.ndarray]:
@@ -104,7 +104,8 @@ class JointlySmoothFunctions(BaseEstimator):
     singular_values_ : (n_functions,) float64 in ``[0, sqrt(K)]``.
     energies_ : (n_functions, K) float64, ``||W_k^T f_i||^2`` (smooth energy of f_i on view k).
     threshold_ : float or None, E0 on the ``sigma^2 / K`` scale.
-    n_significant_ : int, functions (``f_0`` included) with ``sigma^2 / K > E0``.
+    spectrum_ : (min(d_k),) float64 for K = 2, all energies ``sigma^2 / K`` (not only the kept functions).
+    n_significant_ : int, functions (``f_0`` included) with ``sigma^2 / K > E0`` over the whole spectrum.
     eigenvalues_ : list of (d_k,) arrays; bases_ : list of (N, d_k) orthonormal arrays.
     bandwidths_ : list of float, the ``eps`` of each view.
     extension_error_ : (K, n_functions) relative in-sample Nystrom error of each view (eigenvalue cut-off).
@@ -208,8 +209,11 @@ class JointlySmoothFunctions(BaseEstimator):
         self.singular_values_ = np.clip(s, 0.0, np.sqrt(K))
         self.energies_ = np.stack([((W.T @ self.functions_) ** 2).sum(0) for W in self.bases_], axis=1)
         self.threshold_ = self._threshold(N, dims, rng)
-        e = self.singular_values_**2 / K
-        self.n_significant_ = int((e > self.threshold_).sum()) if self.threshold_ is not None else m
+        # Count over the whole spectrum, not only the n_functions kept (the count is not capped).
+        self.spectrum_ = energy_spectrum(self.bases_)
+        self.n_significant_ = (
+            int((self.spectrum_ > self.threshold_).sum()) if self.threshold_ is not None else m
+        )
         self.extension_error_ = np.stack(
             [
                 truncation_error(lam, W, self.functions_, cutoff=self.eigenvalue_cutoff)

@@ -5,7 +5,7 @@ Two kernels, matching the paper and its large-N variant:
 * ``gaussian``: dense ``K_ij = exp(-||x_i - x_j||^2 / eps^2)`` with ``eps = scale * median pairwise
   distance`` (Dietrich et al. 2022, official code). Unnormalised, as in the paper. Memory is ``8 N^2``
   bytes, so it is refused above :data:`MAX_DENSE_N`.
-* ``knn``: a sparse k-nearest-neighbour Gaussian kernel, symmetrised and normalised as
+* ``knn``: a sparse k-nearest-neighbour Gaussian kernel (no self-loops), symmetrised and normalised as
   ``D^{-1/2} K D^{-1/2}`` (top eigenvalue 1) so that ``scipy.sparse.linalg.eigsh`` converges for
   hundreds of thousands of points.
 
@@ -149,6 +149,7 @@ class ViewKernel:
     eps : float, the Gaussian bandwidth (``exp(-d^2 / eps^2)``).
     n_neighbors : int or None, neighbours of the sparse kernel.
     degree : (N,) float64 or None, row sums of the symmetrised sparse kernel (for normalisation).
+    radius : (N,) float64 or None, each training point's distance to its k-th nearest other sample.
     """
 
     X: np.ndarray
@@ -156,6 +157,7 @@ class ViewKernel:
     eps: float
     n_neighbors: int | None = None
     degree: np.ndarray | None = None
+    radius: np.ndarray | None = None
     _nn: NearestNeighbors | None = None
 
     @classmethod
@@ -190,7 +192,10 @@ class ViewKernel:
         if not 2 <= k < N:
             raise ValueError(f"n_neighbors={k} must satisfy 2 <= n_neighbors < N={N}.")
         nn = NearestNeighbors(n_neighbors=k).fit(X)
-        dist, idx = nn.kneighbors(X)
+        # No self-loops: each sample's k nearest *other* samples (kneighbors without X skips the query
+        # point). A new sample's row then has the same law as a training row, so the Nystrom extension
+        # is unbiased at held-out points (self-loops of weight 1 made it about 1/k too low).
+        dist, idx = nn.kneighbors()
         if eps is None:
             # Local scale: the median distance to the k-th neighbour, times bandwidth_scale / 0.3 so the
             # paper's default 0.3 gives eps equal to that median (a kernel that decays inside the
@@ -201,19 +206,54 @@ class ViewKernel:
         degree = np.asarray(W.sum(1)).ravel()
         inv_sqrt = scipy.sparse.diags(1.0 / np.sqrt(degree))
         A = (inv_sqrt @ W @ inv_sqrt).tocsr()
-        return cls(X=X, kind=kind, eps=eps, n_neighbors=k, degree=degree, _nn=nn), A
+        return cls(
+            X=X, kind=kind, eps=eps, n_neighbors=k, degree=degree, radius=dist[:, -1].copy(), _nn=nn
+        ), A
 
     def cross(self, Y: np.ndarray) -> np.ndarray | scipy.sparse.csr_matrix:
-        """Kernel between new samples ``Y (n, D)`` and the training samples, ``(n, N)``, normalised like
-        the training kernel (dense for ``gaussian``, sparse for ``knn``)."""
+        """Kernel between new samples ``Y (n, D)`` and the training samples, ``(n, N)``, built exactly like
+        the training kernel (dense for ``gaussian``, sparse for ``knn``).
+
+        For ``knn`` the training graph has no self-loops and is symmetrised: ``x_i ~ x_j`` when either is among the other's k
+        nearest neighbours. A new point ``y`` is therefore joined to ``x_j`` when ``x_j`` is among ``y``'s
+        k nearest neighbours *or* ``y`` is closer to ``x_j`` than ``x_j``'s own k-th neighbour (radius
+        ``r_j``); the row is normalised by ``y``'s degree in that graph and the training degrees. At a
+        training point this row equals the training kernel's row, so the Nystrom extension there is the
+        projection on the view's eigenvectors (the docstring of :mod:`nystrom` relies on it).
+        """
         if self.kind == "gaussian":
             return gaussian_kernel(Y, self.X, self.eps)
-        dist, idx = self._nn.kneighbors(Y)
-        Kn = _knn_matrix(dist, idx, self.eps, self.X.shape[0])
-        d_new = np.asarray(Kn.sum(1)).ravel()
-        # Same D^{-1/2} K D^{-1/2} rule as for training, with the new point's own degree.
+        n, N = Y.shape[0], self.X.shape[0]
+        k = int(self.n_neighbors)
+        tol = 1e-7 * self.eps  # a sample equal to a training sample *is* that sample (no self-loop)
+        dist, idx = self._nn.kneighbors(Y, n_neighbors=min(k + 1, N))
+        dist, idx = _drop_self(dist, idx, tol, k)
+        rdist, ridx = self._nn.radius_neighbors(Y, radius=float(self.radius.max()) * (1 + 1e-9))
+        rows = [np.repeat(np.arange(n), k)]
+        cols, dists = [idx.ravel()], [dist.ravel()]
+        for r, (dr, ir) in enumerate(zip(rdist, ridx, strict=True)):
+            # y would be among x_j's k nearest neighbours (relative slack: the two queries round apart)
+            inside = (dr <= self.radius[ir] * (1 + 1e-9)) & (dr > tol)
+            rows.append(np.full(int(inside.sum()), r))
+            cols.append(ir[inside])
+            dists.append(dr[inside])
+        rows, cols, dists = np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
+        W = scipy.sparse.csr_matrix((np.exp(-(dists**2) / self.eps**2), (rows, cols)), shape=(n, N))
+        W.sum_duplicates()
+        # Duplicates (an edge found both ways) were summed: divide back to the single weight.
+        counts = scipy.sparse.csr_matrix((np.ones_like(dists), (rows, cols)), shape=(n, N))
+        counts.sum_duplicates()
+        W.data /= counts.data
+        d_new = np.asarray(W.sum(1)).ravel()
         left = scipy.sparse.diags(1.0 / np.sqrt(np.maximum(d_new, 1e-300)))
-        return (left @ Kn @ scipy.sparse.diags(1.0 / np.sqrt(self.degree))).tocsr()
+        return (left @ W @ scipy.sparse.diags(1.0 / np.sqrt(self.degree))).tocsr()
+
+
+def _drop_self(dist: np.ndarray, idx: np.ndarray, tol: float, k: int):
+    """Per row, the first ``k`` neighbours farther than ``tol`` (drops a coinciding training sample)."""
+    keep = dist > tol
+    order = np.argsort(~keep, axis=1, kind="stable")[:, :k]  # kept columns first, in distance order
+    return np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
 
 
 def _knn_matrix(dist: np.ndarray, idx: np.ndarray, eps: float, n_cols: int) -> scipy.sparse.csr_matrix:

@@ -18,24 +18,31 @@ from sklearn.svm import SVC
 
 
 def curve_r2(f: np.ndarray, t: np.ndarray, *, n_neighbors: int = 20, n_folds: int = 5):
-    """Out-of-fold R^2 of ``f`` predicted from ``t (N,)`` by k-NN regression (interleaved folds).
+    """Out-of-fold R^2 of ``f`` predicted from ``t`` by k-NN regression (interleaved folds).
 
     ``f`` is ``(N,)`` (returns a float) or ``(N, M)`` (returns ``(M,)``, one regression for all columns).
+    ``t`` is ``(N,)`` or ``(N, p)`` (a joint regression on several variables, e.g. ``(cos phi, sin phi)``).
     """
     f, t = np.asarray(f, float), np.asarray(t, float)
+    t = t[:, None] if t.ndim == 1 else t
     k = int(min(n_neighbors, max(1, len(f) * (n_folds - 1) // n_folds - 1)))
     folds = np.arange(len(f)) % n_folds  # deterministic folds: the samples are i.i.d. already
     cv = [(np.flatnonzero(folds != i), np.flatnonzero(folds == i)) for i in range(n_folds)]
-    pred = cross_val_predict(KNeighborsRegressor(k), t[:, None], f, cv=cv)
+    pred = cross_val_predict(KNeighborsRegressor(k), t, f, cv=cv)
     ss = ((f - f.mean(0)) ** 2).sum(0)
     r2 = 1.0 - ((f - pred) ** 2).sum(0) / np.where(ss > 0, ss, 1.0)
     r2 = np.where(ss > 0, r2, 0.0)
     return float(r2) if f.ndim == 1 else r2
 
 
-def r2_table(F: np.ndarray, latents: dict, **kw) -> dict:
-    """``{name: (M,) R^2 of each column of F against that latent}``."""
-    return {name: curve_r2(F, t, **kw) for name, t in latents.items()}
+def r2_table(F: np.ndarray, latents: dict, *, circular=(), **kw) -> dict:
+    """``{name: (M,) R^2 of each column of F against that latent}``; names in ``circular`` are angles,
+    regressed on jointly through ``(cos t, sin t)`` (a phase has no ends)."""
+    out = {}
+    for name, t in latents.items():
+        x = np.column_stack([np.cos(t), np.sin(t)]) if name in circular else t
+        out[name] = np.atleast_1d(curve_r2(F, x, **kw))
+    return out
 
 
 def curve_error(

@@ -70,9 +70,11 @@ def test_digits_jsf_features_beat_concatenation():
     acc_cat = cv_accuracy(cat.functions_[:, 1:], data.labels)
     assert acc_jsf["kNN"] > acc_cat["kNN"] + 0.05
     assert acc_jsf["kNN"] > 0.7
-    # The stripes' phases are rejected: no leading function follows them.
+    # The stripes' phases are rejected: no leading function follows them (scored jointly on cos, sin).
     for nz in data.nuisance:
-        assert abs(curve_r2(jsf.functions_[:, 1], nz["stripe cos φ"])) < 0.1
+        phi = nz["stripe phase φ (cos φ, sin φ)"]
+        leak = curve_r2(jsf.functions_[:, 1:4], np.column_stack([np.cos(phi), np.sin(phi)]))
+        assert np.abs(leak).max() < 0.1
 
 
 def test_dataset_split_and_bad_names():
@@ -89,15 +91,16 @@ def test_dataset_split_and_bad_names():
 def test_analyse_and_its_reproduce_snippet_agree():
     from dlsa_core.jointly_smooth import analysis as jsa
 
-    res = jsa.analyse("spiral_torus", 400, 40, 0.3, "gaussian", 4, "analytic", 30, 0)
-    assert res.extended[0].shape == (30, 4) and res.extension_error.shape == (2, 4)
-    assert list(res.extension_table(1)["eigenvectors used"]) == res.n_extension_eigenvectors
-    assert res.thresholds["analytic"] == pytest.approx(res.threshold)  # threshold="analytic" was fitted
-    assert res.thresholds["permutation"] == pytest.approx(res.threshold, abs=0.03)
+    res = jsa.analyse("spiral_torus", 400, 40, 0.3, "gaussian", 4, "permutation", 30, 0)
+    assert res.extended[0].shape == (30, 4) and len(res.spectrum) == 40
+    assert res.threshold == res.floor.permutation == pytest.approx(res.floor.analytic, abs=0.03)
     scope: dict = {}
     exec(jsa.reproduce_snippet(res.params).replace("print(", "(lambda *a: None)("), scope)
     np.testing.assert_allclose(scope["jsf"].energy_, res.energy)
-    np.testing.assert_allclose(scope["jsf"].threshold_, res.threshold)
+    assert (
+        scope["floor"].e0 == res.threshold
+        and scope["floor"].count(scope["jsf"].spectrum_) == res.n_significant
+    )
 
 
 def test_estimator_follows_scikit_learn_conventions():

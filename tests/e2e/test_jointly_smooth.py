@@ -27,8 +27,16 @@ def _caption(page, pattern: str) -> None:
 
 
 def _choose(page, label: str, option: str) -> None:
-    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).first
+    wanted = page.get_by_role("option", name=option, exact=True)
+    for _ in range(5):  # a rerun that ends while the list opens closes it again: open until it stays
+        box.locator("input").first.click()
+        try:
+            wanted.wait_for(timeout=5_000)
+            break
+        except Exception:
+            wait_for_app(page)
+    wanted.click()
 
 
 def _controls(page) -> dict:

@@ -17,7 +17,8 @@ def test_page_renders_and_rank_slider_updates_caption_and_url(server_url, page):
     wait_for_app(page, timeout_ms=300_000)
     page.get_by_text(re.compile(r"runs × .* steps")).first.wait_for(timeout=300_000)
     assert_no_exception(page)
-    assert page.locator(".js-plotly-plot").count() >= 4
+    # Plotly's bundle loads lazily after the script finished: wait for the charts, don't count at once
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 4", timeout=120_000)
     assert "rank ≈" in page.get_by_text(re.compile(r"runs × .* steps")).first.inner_text()
     screenshot(page, "langevin_rank")
 

@@ -31,7 +31,7 @@ def test_page_trains_slider_updates_and_link_survives_reload(server_url, page):
     assert "At η = 0.5 (seed 0)" in headline(page)
     caption = page.get_by_text("worst norm/bound =", exact=False).first.inner_text()
     assert float(re.search(r"worst norm/bound = ([0-9]+\.[0-9]+)", caption).group(1)) <= 1
-    assert page.locator(".js-plotly-plot").count() >= 2
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=120_000)
 
     # the inspection slider: one step right on the sweep's grid (0.5 -> 0.8), cached sweep, no retraining
     slider = page.get_by_test_id("stSlider").filter(has_text="Step size η to inspect")

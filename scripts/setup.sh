@@ -52,6 +52,8 @@ if [ "$EXTRAS" = "test" ]; then
   missing=()
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+  # the page icons are emoji: without a colour-emoji font headless Chromium draws boxes in screenshots
+  fc-list 2>/dev/null | grep -qi emoji || missing+=(fonts-noto-color-emoji)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
       echo "setup: apt-get install ${missing[*]}"

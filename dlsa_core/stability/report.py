@@ -123,7 +123,7 @@ def mc_report(
         replacement=replacement,
         n_paths=n_paths,
     )
-    out = {"mc": {proc: mc_summary(sim[proc]) for proc in ("sgd", "mixture")}}
+    out = {"mc": {proc: mc_summary(sim[proc]) for proc in ("sgd", "mixture")}, "p": sim["p"]}
     out["seconds"] = time.perf_counter() - start
     if n_paths:
         out["paths"] = sim["paths"]
@@ -151,23 +151,22 @@ def dynamics_report(
     factor), ``rho_mc`` (the Monte Carlo mean's average per-step factor), ``stable``, optional ``paths``.
     """
     from dlsa_core.stability.recursion import second_moment_trajectory
-    from dlsa_core.stability.simulation import mc_summary, simulate_sgd
     from dlsa_core.stability.thresholds import sgd_threshold, spectral_radius
 
     eta_star = sgd_threshold(problem, batch_size, replacement=replacement)
     exact = second_moment_trajectory(problem, eta, batch_size, steps, replacement=replacement)
-    sim = simulate_sgd(
+    sim = mc_report(
         problem,
         eta,
         batch_size,
-        steps,
-        runs,
+        steps=steps,
+        runs=runs,
         seed=seed,
-        device=device,
         replacement=replacement,
         n_paths=n_paths,
+        device=device,
     )
-    mc = {proc: mc_summary(sim[proc]) for proc in ("sgd", "mixture")}
+    mc = sim["mc"]
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         rho_mc = float((mc["sgd"]["mean"][-1] / mc["sgd"]["mean"][0]) ** (1.0 / steps))
     out = {

@@ -54,9 +54,31 @@ def preset_selector(
     return st.selectbox(label, names, key=key, on_change=_apply, help=help, bind="query-params")
 
 
-def math_expander(equations: Sequence[str], notes: str | None = None, *, title: str = "The math") -> None:
-    """A collapsed expander with LaTeX equations and an optional markdown note."""
-    with st.expander(title, expanded=False):
+def lazy_expander(label: str, key: str):
+    """A collapsed expander whose body the caller draws only when it is open (``exp.open``).
+
+    Opening it reruns the page (or the fragment it sits in), about as fast as a slider move. Why: a
+    collapsed ``st.expander`` still ships and renders its content, and the browser then downloads and
+    compiles KaTeX (0.26 MB) for ``st.latex`` and the syntax highlighter (1.6 MB) for ``st.code`` on every
+    first visit, seconds of main-thread work on a slow CPU before the page's figures appear.
+
+    Usage::
+
+        with _ui.lazy_expander("Reproduce in Python", "x.code") as exp:
+            if exp.open:
+                st.code(snippet)
+    """
+    return st.expander(label, key=key, on_change="rerun")
+
+
+def math_expander(
+    equations: Sequence[str], notes: str | None = None, *, title: str = "The math", key: str = "ui.math"
+) -> None:
+    """A collapsed, lazy expander with LaTeX equations and an optional markdown note (see
+    :func:`lazy_expander`; ``key`` holds its open state, ``st.session_state[key] = True`` opens it)."""
+    with lazy_expander(title, key) as exp:
+        if not exp.open:
+            return
         for eq in equations:
             st.latex(eq)
         if notes:

@@ -221,17 +221,19 @@ elif sw is not None:
         )
     )
 
-_ui.math_expander(fm.MATH, fm.MATH_NOTE)
-with st.expander("How this is computed"):
-    st.markdown(
-        "`dlsa_core.flat_minima.report.training_report` trains the three inits as one batch of full-batch GD "
-        "runs on the exact population loss, then measures each end point."
-    )
-    st.code(inspect.getsource(fm.training_report), language="python")
+_ui.math_expander(fm.MATH, fm.MATH_NOTE, key="flat.math")
+with _ui.lazy_expander("How this is computed", "flat.how") as exp:
+    if exp.open:
+        st.markdown(
+            "`dlsa_core.flat_minima.report.training_report` trains the three inits as one batch of full-batch GD "
+            "runs on the exact population loss, then measures each end point."
+        )
+        st.code(inspect.getsource(fm.training_report), language="python")
 params = dict(singular_values=sv, depth=depth, width=width, eta=eta, steps=steps, seed=seed, rho=rho)
 params.update(small_scale=small, large_scale=large)
-with st.expander("Reproduce in Python"):
-    st.code(fm.reproduce_snippet(params), language="python")
+with _ui.lazy_expander("Reproduce in Python", "flat.code") as exp:
+    if exp.open:
+        st.code(fm.reproduce_snippet(params), language="python")
 d1, d2 = st.columns(2)
 with d1:
     frame = pd.DataFrame(fm.history_columns(runs))

@@ -160,7 +160,8 @@ def explorer() -> None:
 
 
 explorer()
-_ui.math_expander(ps.MATH, ps.MATH_NOTE)
-with st.expander("Reproduce in Python"):
-    st.code(ps.snippet(st.session_state.get("hs.dir", "thickness"), st.session_state.get("hs.gamma", 1.0),
-                       st.session_state.get("hs.seed", 1), st.session_state.get("hs.q", 10)), language="python")  # fmt: skip
+_ui.math_expander(ps.MATH, ps.MATH_NOTE, key="hs.math")
+with _ui.lazy_expander("Reproduce in Python", "hs.code") as exp:
+    if exp.open:
+        st.code(ps.snippet(st.session_state.get("hs.dir", "thickness"), st.session_state.get("hs.gamma", 1.0),
+                           st.session_state.get("hs.seed", 1), st.session_state.get("hs.q", 10)), language="python")  # fmt: skip

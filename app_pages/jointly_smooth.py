@@ -223,12 +223,14 @@ if st.toggle(
             )
             st.dataframe(pd.DataFrame(comp.accuracy).T.rename_axis("features").reset_index(), hide_index=True)
 
-_ui.math_expander(cap.MATH, cap.MATH_NOTE)
-with st.expander("How this is computed"):
-    st.markdown(cap.HOW)
-    st.code(inspect.getsource(jsa.analyse), language="python")
-with st.expander("Reproduce in Python"):
-    st.code(jsa.reproduce_snippet(res.params), language="python")
+_ui.math_expander(cap.MATH, cap.MATH_NOTE, key="jsf.math")
+with _ui.lazy_expander("How this is computed", "jsf.how") as exp:
+    if exp.open:
+        st.markdown(cap.HOW)
+        st.code(inspect.getsource(jsa.analyse), language="python")
+with _ui.lazy_expander("Reproduce in Python", "jsf.code") as exp:
+    if exp.open:
+        st.code(jsa.reproduce_snippet(res.params), language="python")
 
 
 c1, c2 = st.columns(2)

@@ -229,13 +229,15 @@ reg = regime(dim, rank, spread, seed, noise)
 _ui.plotly(vz.make_regime_figure(reg, current=noise), key="lgv.regime")
 st.caption(texts.regime_caption(reg, noise=noise, dim=dim, rank=rank, spread=spread))
 
-_ui.math_expander(texts.MATH, texts.MATH_NOTES)
-with st.expander("How this is computed"):
-    st.markdown("`dlsa_core.langevin.rank_experiment` runs Langevin on the weights (batched over runs):")
-    st.code(inspect.getsource(lg.rank_experiment), language="python")
+_ui.math_expander(texts.MATH, texts.MATH_NOTES, key="lgv.math")
+with _ui.lazy_expander("How this is computed", "lgv.how") as exp:
+    if exp.open:
+        st.markdown("`dlsa_core.langevin.rank_experiment` runs Langevin on the weights (batched over runs):")
+        st.code(inspect.getsource(lg.rank_experiment), language="python")
 state = dict(dim=dim, rank=rank, spread=spread, kind=kind, noise=noise, matched=matched, seed=seed)
 state |= dict(width=width, precond=precond, runs=druns)
-with st.expander("Reproduce in Python"):
-    st.code(reproduce_snippet(state), language="python")
+with _ui.lazy_expander("Reproduce in Python", "lgv.code") as exp:
+    if exp.open:
+        st.code(reproduce_snippet(state), language="python")
 full = {**state, "step": step, "midpoint": mid, "steps": steps, "mc_runs": runs}
 _ui.download_json("Download the state (JSON)", full, "langevin_state.json", key="lgv.json")

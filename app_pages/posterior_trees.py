@@ -232,10 +232,11 @@ if st.toggle(
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.caption(ex.benchmark_note(m.card["metrics"]["benchmark"]))
 
-_ui.math_expander(ex.MATH, ex.MATH_NOTE)  # fmt: skip
+_ui.math_expander(ex.MATH, ex.MATH_NOTE, key="pt.math")  # fmt: skip
 if src == "test":
-    with st.expander("Reproduce in Python"):
-        st.code(ex.reproduce_snippet(task, layout, int(idx)), language="python")
+    with _ui.lazy_expander("Reproduce in Python", "pt.code") as exp:
+        if exp.open:
+            st.code(ex.reproduce_snippet(task, layout, int(idx)), language="python")
 c1, c2 = st.columns(2)
 c1.download_button(
     "Download the tree (PNG grid)", tree_png(pred.tree), f"{name}.png", "image/png", key="pt.png"

@@ -221,10 +221,12 @@ _ui.math_expander(
     "merged; hyperplanes missing the data hull get g = 0). The output bias c contributes the 1, hence the −1/2. "
     "A run counts as a stable interpolating minimum when its loss fell below 1e-7 and stayed there for 200 more "
     "GD steps; λmax is the Gauss–Newton matrix's (the Hessian at interpolation), exact via the n × n Gram matrix.",
+    key="relu.math",
 )
-with st.expander("Reproduce in Python"):
-    st.code(report.reproduce_snippet(data, int(n), int(width), etas, range(seeds), max_steps=int(steps),
-                                     init_scale=float(init), data_seed=int(dseed), points=points), language="python")  # fmt: skip
+with _ui.lazy_expander("Reproduce in Python", "relu.code") as exp:
+    if exp.open:
+        st.code(report.reproduce_snippet(data, int(n), int(width), etas, range(seeds), max_steps=int(steps),
+                                         init_scale=float(init), data_seed=int(dseed), points=points), language="python")  # fmt: skip
 d1, d2 = st.columns(2)
 with d1:
     _ui.download_csv(

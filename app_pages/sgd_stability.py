@@ -239,9 +239,10 @@ def explorer() -> None:
             _ui.download_csv("Download the curve (CSV)", frame, f"sgd_stability_{key}.csv", key="stab.csv")
         with c2:
             _ui.download_json("Download the state (JSON)", state, "sgd_stability_state.json", key="stab.json")
-        with st.expander("Reproduce in Python"):
-            st.code(pre.reproduce_snippet(key, b, eta, replacement=repl, steps=steps), language="python")
-    _ui.math_expander(*pre.math_lines(repl))
+        with _ui.lazy_expander("Reproduce in Python", "stab.code") as exp:
+            if exp.open:
+                st.code(pre.reproduce_snippet(key, b, eta, replacement=repl, steps=steps), language="python")
+    _ui.math_expander(*pre.math_lines(repl), key="stab.math")
 
 
 explorer()

@@ -14,13 +14,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dlsa_core.viz.stability import BLUE, GREY, ORANGE, SKY, STABLE, UNSTABLE, _log_ticks
+from dlsa_core.viz.theme import plotly_white
 
 INIT_COLOURS = {"resnet": BLUE, "small": SKY, "large": ORANGE}
 INIT_NAMES = {"resnet": "zero-init ResNet", "small": "small random", "large": "large random"}
 THEORY = "#000000"
 
 _LAYOUT = dict(
-    template="plotly_white",
     margin=dict(l=70, r=20, t=70, b=60),
     legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, font=dict(size=12)),
     font=dict(size=13),
@@ -100,7 +100,7 @@ def make_training_figure(
     fig.update_xaxes(type="log", title_text="GD step")
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=2)
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=3)
-    fig.update_layout(**_LAYOUT, height=400, uirevision="flat.train")
+    plotly_white(fig).update_layout(**_LAYOUT, height=400, uirevision="flat.train")
     return fig
 
 
@@ -120,7 +120,9 @@ def make_gains_figure(gains: Mapping, *, title: str = "Per-layer gain along the 
         balanced = g.balanced
     if balanced is not None:
         _hline(fig, balanced, f"balanced (s/a₀)^(1/N) = {balanced:.4g}", THEORY, position="top right")
-    fig.update_layout(**_LAYOUT, barmode="group", height=380, title=title, yaxis_title="a_k / a_(k−1)")
+    plotly_white(fig).update_layout(
+        **_LAYOUT, barmode="group", height=380, title=title, yaxis_title="a_k / a_(k−1)"
+    )
     return fig
 
 
@@ -151,7 +153,9 @@ def make_coupling_figure(couplings: Mapping) -> go.Figure:
     fig.update_xaxes(dtick=1)
     fig.update_xaxes(title_text="j (right sv of Wₖ₊₁)", row=len(keys))
     fig.update_annotations(font_size=12)
-    fig.update_layout(**{**_LAYOUT, "margin": dict(l=70, r=20, t=50, b=50)}, height=220 * len(keys) + 60)
+    plotly_white(fig).update_layout(
+        **{**_LAYOUT, "margin": dict(l=70, r=20, t=50, b=50)}, height=220 * len(keys) + 60
+    )
     return fig
 
 
@@ -200,7 +204,7 @@ def make_rebalance_figure(
         title_text=f"c  (W{layer} ← c·W{layer},  W{layer + 1} ← W{layer + 1}/c: same product, same loss)",
     )  # fmt: skip
     fig.update_yaxes(title_text="λmax", **yaxis)
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **{**_LAYOUT, "margin": dict(l=70, r=20, t=20, b=60)}, height=400, uirevision="flat.rebalance"
     )
     return fig
@@ -248,5 +252,7 @@ def make_sweep_figure(sweep: Mapping, eta: float | None = None) -> go.Figure:
     fig.update_xaxes(type="log", title_text="step size η", tickvals=xt, ticktext=[f"{t:g}" for t in xt],
                      range=[np.log10(lo), np.log10(hi)])  # fmt: skip
     fig.update_yaxes(title_text="λmax at the end", **yaxis)
-    fig.update_layout(**_LAYOUT, height=440, title="Which minimum GD settles in", uirevision="flat.sweep")
+    plotly_white(fig).update_layout(
+        **_LAYOUT, height=440, title="Which minimum GD settles in", uirevision="flat.sweep"
+    )
     return fig

@@ -9,13 +9,15 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dlsa_core.viz.theme import plotly_white
+
 BLUE = "#0072B2"
 ORANGE = "#E69F00"
 GREY = "#888888"
 VERMILLION = "#D55E00"
 GAP = 2  # pixels between tiles of a mosaic
 
-_LAYOUT = dict(template="plotly_white", margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=50, b=10), font=dict(size=13))
 
 
 def mosaic(images: np.ndarray, gap: int = GAP, fill: float = 1.0) -> np.ndarray:
@@ -55,7 +57,7 @@ def make_pair_figure(original: np.ndarray, edited: np.ndarray, *, title: str = "
     fig.update_xaxes(showticklabels=False)
     for i in (2, 3):
         fig.update_yaxes(scaleanchor=f"x{i}", row=1, col=i)
-    fig.update_layout(**_LAYOUT, title=title, height=320)
+    plotly_white(fig).update_layout(**_LAYOUT, title=title, height=320)
     return fig
 
 
@@ -75,7 +77,7 @@ def make_strip_figure(images: np.ndarray, strengths: Sequence[float], *, current
     ylab = list(row_labels) if row_labels is not None else [""] * rows
     fig.update_yaxes(tickvals=[i * step + 13.5 for i in range(rows)], ticktext=ylab)
     _image_axes(fig)
-    fig.update_layout(**_LAYOUT, title=title, height=110 + 150 * rows)
+    plotly_white(fig).update_layout(**_LAYOUT, title=title, height=110 + 150 * rows)
     return fig
 
 
@@ -89,7 +91,7 @@ def make_grid_figure(images: np.ndarray, strengths_a, strengths_b, name_a: str, 
     fig.update_yaxes(tickvals=[i * step + 13.5 for i in range(imgs.shape[0])],
                      ticktext=[f"{s:+.2f}" for s in strengths_b], title=f"{name_b} strength")  # fmt: skip
     _image_axes(fig)
-    fig.update_layout(**_LAYOUT, height=140 + 70 * imgs.shape[0], title=f"{name_a} × {name_b}")
+    plotly_white(fig).update_layout(**_LAYOUT, height=140 + 70 * imgs.shape[0], title=f"{name_a} × {name_b}")
     return fig
 
 
@@ -102,7 +104,7 @@ def make_scrub_figure(images: np.ndarray, labels: Sequence[str], *, start: int =
     )
     steps = [dict(method="animate", label=lab, args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
               transition=dict(duration=0))]) for i, lab in enumerate(labels)]  # fmt: skip
-    fig.update_layout(**_LAYOUT, title=title, height=380,
+    plotly_white(fig).update_layout(**_LAYOUT, title=title, height=380,
                       sliders=[dict(active=start, steps=steps, currentvalue=dict(prefix=prefix), pad=dict(t=30))])  # fmt: skip
     _image_axes(fig, showticklabels=False)
     fig.update_xaxes(showticklabels=False)
@@ -134,7 +136,7 @@ def make_dose_figure(dose: dict, attribute: str, unit: str, name: str) -> go.Fig
                                  line=dict(color=color, dash="dot"), showlegend=False, name=nm), 1, 2)  # fmt: skip
     fig.update_xaxes(title="strength γ")
     fig.update_yaxes(range=[-2, 102], row=1, col=2)
-    fig.update_layout(**_LAYOUT, height=360, legend=dict(orientation="h", y=-0.25))
+    plotly_white(fig).update_layout(**_LAYOUT, height=360, legend=dict(orientation="h", y=-0.25))
     return fig
 
 
@@ -153,7 +155,7 @@ def make_effect_figure(original: dict, disentangled: dict | None = None) -> go.F
                                  colorbar=dict(title="Δ / std"),
                                  hovertemplate="%{y} → %{x}: %{z:+.2f} std<extra></extra>"), 1, k)  # fmt: skip
         fig.update_yaxes(autorange="reversed", row=1, col=k)
-    fig.update_layout(**_LAYOUT, height=120 + 45 * len(original["rows"]))
+    plotly_white(fig).update_layout(**_LAYOUT, height=120 + 45 * len(original["rows"]))
     return fig
 
 
@@ -164,7 +166,7 @@ def make_step_figure(norms: np.ndarray, timesteps: Sequence[int], window: tuple[
     fig = go.Figure(go.Bar(x=[f"{i} (t={t})" for i, t in zip(idx, timesteps, strict=True)], y=norms,
                            marker_color=[ORANGE if w else "#cccccc" for w in inside],
                            hovertemplate="step %{x}: ‖Δh‖ = %{y:.2f}<extra></extra>"))  # fmt: skip
-    fig.update_layout(**_LAYOUT, height=260, title="Edit norm per sampling step (coloured: applied)",
+    plotly_white(fig).update_layout(**_LAYOUT, height=260, title="Edit norm per sampling step (coloured: applied)",
                       xaxis_title="sampling step (t = timestep; noisiest first)", yaxis_title="‖γ Δh_t‖")  # fmt: skip
     return fig
 

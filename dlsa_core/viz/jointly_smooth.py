@@ -8,6 +8,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dlsa_core.viz.theme import plotly_white
+
 # Okabe-Ito, colour-blind safe: training cloud, held-out from view 0, view 1, view 2 ...
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 ABOVE, BELOW = "#009E73", "#D55E00"  # significant (above E0) / below the noise floor
@@ -47,7 +49,7 @@ def _layout(
     if light:  # plotly_white's look, property by property (cheap), for the live figures
         fig.update_layout(plot_bgcolor="white", paper_bgcolor="white")  # the axes carry _GRID (see _grid)
     else:
-        fig.update_layout(template="plotly_white")
+        plotly_white(fig)
     return fig
 
 

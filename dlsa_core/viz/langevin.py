@@ -11,9 +11,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dlsa_core.viz.stability import BLUE, GREY, ORANGE, PURPLE, SKY, STABLE, UNSTABLE
+from dlsa_core.viz.theme import plotly_white
 
 _LAYOUT = dict(
-    template="plotly_white",
     margin=dict(l=70, r=20, t=60, b=60),
     legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, font=dict(size=12)),
     font=dict(size=13),
@@ -61,7 +61,9 @@ def make_playground_figure(rep: Mapping, *, title: str) -> go.Figure:
         annotation_text="c·rank/4" + (" = stationary level" if same else ""),
         annotation_position="bottom right" if same else "top right",
     )
-    fig.update_layout(**_LAYOUT, title=title, xaxis_title="iteration t", yaxis_title="E[L(θ_t)] − L*")
+    plotly_white(fig).update_layout(
+        **_LAYOUT, title=title, xaxis_title="iteration t", yaxis_title="E[L(θ_t)] − L*"
+    )
     return fig
 
 
@@ -104,7 +106,7 @@ def make_spread_figure(
     noise = (
         "matched noise D = cP (faint: own noise)" if matched else "own gradient noise Σ = cH (faint: D = cP)"
     )
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         title=f"Stationary excess loss vs spectrum spread — {noise}",
         xaxis_title="decades between the largest and smallest non-zero eigenvalue of H",
@@ -142,7 +144,7 @@ def make_regime_figure(rep: Mapping, *, current: float | None = None) -> go.Figu
         )
     if current is not None:
         fig.add_vline(x=current, line=dict(color=BLUE, width=1))
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         title="Which preconditioner sits lower? (shaded: Adam-like)",
         xaxis=dict(
@@ -201,7 +203,7 @@ def make_rank_trace_figure(run, *, title: str | None = None) -> go.Figure:
             annotation_position="top left",
         )
     top = max(float(np.max(run.excess_first)), c * true / 4) * 1.08
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         title=title or f"Loss increase of Langevin dynamics from a minimum (d = {run.width})",
         xaxis_title="iteration",
@@ -256,7 +258,7 @@ def make_rank_comparison_figure(rows: Sequence[Mapping]) -> go.Figure:
                 name="Ubaru & Saad (KPM)",
             )
         )
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         title="Estimated vs true Hessian rank",
         xaxis=dict(title="true rank", type="log"),
@@ -288,7 +290,7 @@ def make_density_figure(
     fig.add_vline(
         x=threshold, line=dict(color=UNSTABLE, dash="dash"), annotation_text=f"threshold ε = {threshold:.3g}"
     )
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         title="Baseline: density of states and its rank threshold",
         xaxis_title="eigenvalue of H",

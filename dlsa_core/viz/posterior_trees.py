@@ -15,6 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dlsa_core.viz.theme import plotly_white
+
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#888888"
 ROOT_ID = "root"
 
@@ -140,8 +142,8 @@ def make_tree_figure(
                         line=dict(width=[4 if i == path_id(focus) else 1.5 for i in ids])),
         )
     )  # fmt: skip
-    fig.update_layout(
-        template="plotly_white", height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    plotly_white(fig).update_layout(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
         title=title, xaxis=dict(visible=False, range=[-0.6, n_leaves - 0.4]),
         yaxis=dict(visible=False, range=[-tree.depth * yscale - 0.9, 0.6], scaleanchor="x"),
         legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"), uirevision="tree", clickmode="event+select",
@@ -164,7 +166,7 @@ def _square_axes(fig, rows, cols, height):
         for c in range(1, cols + 1):
             fig.update_yaxes(visible=False, scaleanchor=f"x{'' if (r - 1) * cols + c == 1 else (r - 1) * cols + c}",
                              row=r, col=c)  # fmt: skip
-    fig.update_layout(template="plotly_white", height=height, margin=dict(l=5, r=5, t=40, b=5))
+    plotly_white(fig).update_layout(height=height, margin=dict(l=5, r=5, t=40, b=5))
 
 
 def make_measurement_figure(
@@ -250,7 +252,7 @@ def make_path_figure(depths, curves: dict, *, reference_nll=None) -> go.Figure:
     fig.update_xaxes(title="depth", dtick=1)
     fig.update_yaxes(title="PSNR (dB)", row=1, col=1)
     fig.update_yaxes(title="nats", row=1, col=2)
-    fig.update_layout(template="plotly_white", height=330, margin=dict(l=60, r=20, t=40, b=40),
+    plotly_white(fig).update_layout(height=330, margin=dict(l=60, r=20, t=40, b=40),
                       legend=dict(orientation="h", y=-0.25))  # fmt: skip
     return fig
 
@@ -269,7 +271,7 @@ def make_calibration_figure(cal: dict, *, label: str = "") -> go.Figure:
             marker=dict(size=4 + 14 * np.sqrt(np.asarray(c["count"])[ok] / max(np.asarray(c["count"]).max(), 1)), color=colour),
             customdata=np.asarray(c["count"])[ok], hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>%{customdata:.0f} cells<extra></extra>",
         ))  # fmt: skip
-    fig.update_layout(template="plotly_white", height=360, title=label or None, margin=dict(l=60, r=20, t=40, b=40),
+    plotly_white(fig).update_layout(height=360, title=label or None, margin=dict(l=60, r=20, t=40, b=40),
                       xaxis=dict(title="predicted probability of a cell", range=[0, 1]),
                       yaxis=dict(title="observed frequency of the ground truth in it", range=[0, 1]),
                       legend=dict(orientation="h", y=-0.25))  # fmt: skip

@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
+from dlsa_core.viz.theme import plotly_white
+
 STATUS_COLOURS = {
     "interpolated": "#009E73",
     "unstable": "#CC79A7",
@@ -23,7 +25,6 @@ STATUS_COLOURS = {
 }
 BLUE, SKY, PURPLE, GREY = "#0072B2", "#56B4E9", "#CC79A7", "#555555"
 _LAYOUT = dict(
-    template="plotly_white",
     margin=dict(l=70, r=20, t=60, b=50),
     legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0, font=dict(size=12)),
     font=dict(size=13),
@@ -128,7 +129,7 @@ def make_fits_figure(
             row=2, col=1,
         )  # fmt: skip
     top = max(float(np.max(wts["g"], initial=0.0)), float(np.max(h, initial=0.0)), 1e-6) * 1.35
-    fig.update_layout(**_LAYOUT, height=620, title=title)
+    plotly_white(fig).update_layout(**_LAYOUT, height=620, title=title)
     fig.update_layout(
         legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02),
         margin=dict(l=70, r=230, t=70, b=50),
@@ -215,7 +216,7 @@ def make_bound_figure(table: Sequence[Mapping], eta: float | None = None, *, tit
     if eta is not None:
         for c in (1, 2):
             fig.add_vline(x=eta, line=dict(color=GREY, width=1, dash="dot"), row=1, col=c)
-    fig.update_layout(**_LAYOUT, height=470, title=title)
+    plotly_white(fig).update_layout(**_LAYOUT, height=470, title=title)
     fig.update_layout(legend=dict(y=-0.2), margin=dict(l=70, r=20, t=70, b=40))
     xt = [e for e in (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0) if fine[0] <= e <= fine[-1]]
     fig.update_xaxes(title_text="step size η (log)", type="log", tickvals=xt, ticktext=[f"{e:g}" for e in xt])
@@ -261,7 +262,7 @@ def make_surface_figure(
             marker=dict(color=y, colorscale="RdBu", cmid=0, size=11, line=dict(color="black", width=1.5)),
         )
     )  # fmt: skip
-    fig.update_layout(**_LAYOUT, height=520, title=title)
+    plotly_white(fig).update_layout(**_LAYOUT, height=520, title=title)
     fig.update_xaxes(title_text="x₁", range=[surface["gx"][0], surface["gx"][-1]])
     fig.update_yaxes(title_text="x₂", range=[surface["gy"][0], surface["gy"][-1]], scaleanchor="x")
     return fig
@@ -281,7 +282,7 @@ def make_loss_figure(
                 line=dict(color=cols[e], dash="solid" if status == "interpolated" else "dot"),
             )
         )  # fmt: skip
-    fig.update_layout(**_LAYOUT, height=360, title=title)
+    plotly_white(fig).update_layout(**_LAYOUT, height=360, title=title)
     fig.update_xaxes(title_text="GD step")
     fig.update_yaxes(title_text="training loss (log)", type="log", exponentformat="power")
     return fig

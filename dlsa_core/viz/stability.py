@@ -11,6 +11,8 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
+from dlsa_core.viz.theme import plotly_white
+
 STABLE = "#009E73"
 UNSTABLE = "#D55E00"
 BLUE = "#0072B2"
@@ -20,7 +22,6 @@ PURPLE = "#CC79A7"
 GREY = "#555555"
 
 _LAYOUT = dict(
-    template="plotly_white",
     margin=dict(l=70, r=20, t=60, b=60),
     legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0, font=dict(size=12)),
     font=dict(size=13),
@@ -126,7 +127,7 @@ def make_region_figure(
     )
     lo = min(float(np.min(report["sufficient"])), eta) / 1.6
     hi = max(gd, eta, float(np.max(report["bound_16"]))) * 1.6
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=520,
         title=dict(text="Where SGD is mean-square stable: step size vs batch size", x=0),
@@ -264,7 +265,7 @@ def make_moment_figure(
         )
         shown.append(exact_enum)
     lo, hi = positive_range(*shown)
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=460,
         title=dict(text=title, x=0),
@@ -322,7 +323,7 @@ def make_paths_figure(paths: np.ndarray, hessian: np.ndarray, *, stable: bool) -
             marker=dict(color=STABLE if stable else UNSTABLE, size=12, symbol="star"),
         )
     )
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=440,
         title=dict(text="Single SGD paths (not evidence of stability)", x=0),

@@ -21,6 +21,7 @@ from dlsa_core.viz.stability import (
     _log_ticks,
     positive_range,
 )
+from dlsa_core.viz.theme import plotly_white
 
 _PALETTE = (BLUE, ORANGE, STABLE, PURPLE, SKY, UNSTABLE, GREY)
 
@@ -61,7 +62,7 @@ def make_rho_figure(curve: Mapping, *, eta: float, eta_star: float, batch_size: 
         )
     )
     lo, hi = positive_range(sgd, gd, pad=1.2)
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=420,
         title=dict(text=f"Growth factor per step ρ(Q) vs η (crosses 1 at η* = {eta_star:.4g})", x=0),
@@ -129,7 +130,7 @@ def make_mu_figure(curve: Mapping, *, p_without: float, p_with: float | None = N
                 marker=dict(size=13, color=colour, symbol=symbol),
             )
         )
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=420,
         title=dict(text="Generalised sharpness on the p axis: convex, non-decreasing, sandwiched", x=0),
@@ -160,7 +161,7 @@ def make_floor_figure(floor: Mapping, *, highlight_b: int | None = None) -> go.F
         )
     lo, hi = positive_range(np.asarray(floor["excess_loss"]))
     eta = np.asarray(floor["eta"], float)
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=420,
         title=dict(text="Regular minimum: stationary excess loss E[L] − L(θ*) vs step size", x=0),
@@ -225,7 +226,7 @@ def make_eos_figure(runs: Sequence[Mapping]) -> go.Figure:
                 marker=dict(size=9, color=colour, symbol="circle-open", line=dict(width=2)),
             )
         )
-    fig.update_layout(
+    plotly_white(fig).update_layout(
         **_LAYOUT,
         height=460,
         title=dict(text="Edge of stability, small: sharpness of the minima SGD reached vs batch size", x=0),

@@ -69,6 +69,8 @@ def test_default_page_shows_measurement_beside_theory(default):
 def test_exports_and_snippet_follow_the_controls(default):
     labels = [b.proto.label for b in default.get("download_button")]
     assert labels == ["Download the training curves (CSV)", "Download the state (JSON)"]
+    default.session_state["flat.code"] = True  # the expander is lazy: its body is drawn once opened
+    default.run()
     snippet = next(c.value for c in default.code if "train_linear_net(T, 3, 3, init, 0.02, 5000" in c.value)
     assert (
         "target_matrix([2.0, 1.0, 0.5], seed=0)" in snippet

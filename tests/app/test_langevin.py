@@ -64,6 +64,8 @@ def test_default_view_agrees_with_the_core(default_page):
 
 
 def test_reproduce_snippet_prints_the_page_numbers(default_page):
+    default_page.session_state["lgv.code"] = True  # the expander is lazy: its body is drawn once opened
+    default_page.run()
     code = next(
         c.value for c in default_page.code if "rank_experiment" in c.value and "make_quadratic" in c.value
     )

@@ -114,6 +114,8 @@ def test_baseline_runs_on_demand_with_sample_counts():
 
 def test_reproduce_snippet_runs_and_matches_the_page():
     at = _open()
+    at.session_state["pt.code"] = True  # the expander is lazy: its body is drawn once opened
+    at.run()
     code = next(c.value for c in at.code if "load_tree_model" in c.value)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):

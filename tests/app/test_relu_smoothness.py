@@ -89,6 +89,8 @@ def test_preset_sets_controls_and_inspection_follows(paper4):
 
 
 def test_reproduce_snippet_runs_and_agrees(paper4):
+    paper4.session_state["relu.code"] = True  # the expander is lazy: its body is drawn once opened
+    paper4.run()
     code = next(c.value for c in paper4.code if "sweep_step_sizes" in c.value)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

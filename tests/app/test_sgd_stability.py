@@ -169,6 +169,11 @@ def test_metric_labels_are_short_and_cached_times_are_honest(at):
 
 def test_math_follows_the_replacement_flag():
     app = open_page({"stab.repl": "true"})
+    assert not app.get("latex") and not app.code  # lazy: nothing is drawn (or sent) until it is opened
+    app.session_state["stab.math"] = True
+    app.session_state["stab.code"] = True
+    app.run()
+    assert "replacement=True" in app.code[0].value
     latex = " ".join(el.value for el in app.get("latex"))
     assert r"\frac{1}{B}" in latex and r"\quadp" not in latex and "(n-B)" not in latex
 

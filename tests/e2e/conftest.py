@@ -41,14 +41,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def run_streamlit():
-    """Start ``streamlit run app.py`` on a free localhost port; yield its URL once healthy."""
+def run_streamlit(script: str = "app.py"):
+    """Start ``streamlit run <script>`` (the app by default) on a free localhost port; yield its URL once healthy."""
     port = _free_port()
     log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
     env = dict(os.environ, HF_HUB_OFFLINE="1", DLSA_OFFLINE="1", OMP_NUM_THREADS="1")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "streamlit", "run", "app.py",
+            sys.executable, "-m", "streamlit", "run", script,
             "--server.headless", "true",
             "--server.port", str(port),
             "--server.address", "127.0.0.1",

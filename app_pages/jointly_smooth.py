@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections import OrderedDict
 
 import pandas as pd
 import streamlit as st
@@ -35,9 +36,23 @@ CHECKS = {
 }
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def analysis(dataset, n, d, scale, kernel, threshold, n_test, seed) -> jsa.Analysis:
-    return jsa.analyse(dataset, n, d, scale, kernel, N_FUNCTIONS, threshold, n_test, seed)
+@st.cache_resource(show_spinner=False)
+def _fits() -> OrderedDict:
+    """Fitted analyses by settings, the 16 most recent. Not ``st.cache_data``: the fit reports its
+    stages to a progress bar, and a cached function may not write to an element made outside it."""
+    return OrderedDict()
+
+
+def analysis(dataset, n, d, scale, kernel, threshold, n_test, seed, *, bar=None) -> jsa.Analysis:
+    key = (dataset, n, d, scale, kernel, threshold, n_test, seed)
+    fits = _fits()
+    if key not in fits:
+        report = None if bar is None else (lambda frac, text: bar.progress(frac, text=text))
+        fits[key] = jsa.analyse(*key[:5], N_FUNCTIONS, *key[5:], progress=report)
+        while len(fits) > 16:
+            fits.popitem(last=False)
+    fits.move_to_end(key)
+    return fits[key]
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -130,7 +145,9 @@ except ValueError as exc:
 if slow := cap.slow_fit_warning(kernel, int(n), int(d)):
     st.warning(slow, icon="⏳")
 with _ui.timed("Fitting jointly smooth functions…"):
-    res = _ui.guarded(analysis, *args)
+    bar = st.empty()  # stages of a long fit (k-NN at N = 20,000: ~40 s); empty again once it is done
+    res = _ui.guarded(analysis, *args, bar=bar)
+    bar.empty()
 if res is None:
     st.info("Change the settings in the sidebar: e.g. fewer samples, a smaller d, or another kernel.")
     st.stop()

@@ -133,8 +133,11 @@ def analyse(
     threshold: str = "analytic",
     n_test: int = 100,
     seed: int = 0,
+    progress=None,
 ) -> Analysis:
     """Fit jointly smooth functions on ``n_samples`` training rows and extend them to ``n_test`` fresh rows.
+
+    ``progress(fraction, message)``, optional, is passed to :meth:`JointlySmoothFunctions.fit`.
 
     E0 and its permutation null come from one computation on the fitted bases (seeded by ``seed``); the
     count is over the whole spectrum and needs ``E0 + margin``. Raises ``ValueError`` with a user-facing
@@ -154,7 +157,7 @@ def analyse(
         **KERNEL_OPTIONS[kernel],
     )
     start = time.perf_counter()
-    est.fit(train.views)
+    est.fit(train.views, progress=progress)
     floor = noise_floor(est.bases_, threshold, random_state=seed)
     fit_seconds = time.perf_counter() - start
     F = est.functions_

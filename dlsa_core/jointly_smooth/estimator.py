@@ -156,8 +156,13 @@ class JointlySmoothFunctions(BaseEstimator):
                 )
         return dims
 
-    def fit(self, views, y=None):
-        """Fit on paired views, a list of K arrays ``(N, D_k)`` float. Returns ``self``."""
+    def fit(self, views, y=None, *, progress=None):
+        """Fit on paired views, a list of K arrays ``(N, D_k)`` float. Returns ``self``.
+
+        ``progress``, optional, is called as ``progress(fraction, message)`` before each view's kernel and
+        eigensolver and before the combination (a UI's progress bar; a large k-NN fit takes tens of seconds).
+        """
+        report = progress or (lambda fraction, message: None)
         views = check_views(views)
         K, N = len(views), views[0].shape[0]
         dims = self._dims(K, N)
@@ -166,7 +171,8 @@ class JointlySmoothFunctions(BaseEstimator):
             raise ValueError(f"n_functions={m} must be between 1 and min(N, sum of d_k)={min(N, sum(dims))}.")
         rng = np.random.default_rng(self.random_state)
         self.kernels_, self.eigenvalues_, self.bases_ = [], [], []
-        for X, d in zip(views, dims, strict=True):
+        for k, (X, d) in enumerate(zip(views, dims, strict=True)):
+            report(k / (K + 0.5), f"View {k + 1} of {K}: kernel and its top {d} eigenvectors…")
             if self.n_landmarks is not None and self.kernel == "gaussian":
                 eps = gaussian_bandwidth(
                     X, self.bandwidth, self.bandwidth_scale, random_state=rng.integers(2**31)
@@ -194,6 +200,7 @@ class JointlySmoothFunctions(BaseEstimator):
             self.eigenvalues_.append(lam)
             self.bases_.append(W)
         self.bandwidths_ = [vk.eps for vk in self.kernels_]
+        report(K / (K + 0.5), "Combining the views' bases…")
         combine = self.combine
         if combine == "auto":
             combine = "fast" if K == 2 and m <= min(dims) else "svd"

@@ -123,3 +123,36 @@ def test_kernel_cca_is_centred_and_comparison_refuses_large_n():
     assert np.abs(kcca.functions_.sum(0)).max() < 1e-8
     with pytest.raises(ValueError, match="compare them at N <="):
         jsa.compare_baselines("spiral_torus", jsa.MAX_BASELINE_N + 1)
+
+
+def test_live_figures_are_valid_plotly_and_subsampled():
+    """The live function figures skip Plotly's validation for speed: rebuilding them with validation on
+    must succeed (a misspelt property fails here), and every panel holds at most LIVE_POINTS markers."""
+    import plotly.graph_objects as go
+
+    from dlsa_core.jointly_smooth import analysis as jsa
+    from dlsa_core.viz.jointly_smooth import subsample
+    from dlsa_core.viz.jointly_smooth_views import LIVE_POINTS, function_figures
+
+    res = jsa.analyse("spiral_torus", 700, 40, 0.3, "gaussian", 4, "analytic", 30, 0)
+    for fig in function_figures(res, 1):
+        go.Figure(fig.to_dict())  # raises ValueError on an invalid property
+        big = [t for t in fig.data if t.x is not None and len(t.x) > 30]  # not the 30 held-out markers
+        assert big and all(len(t.x) == LIVE_POINTS for t in big)
+        assert fig.layout.template.layout.plot_bgcolor == "white"
+    idx = subsample(1000, 500)
+    assert len(idx) == 500 and idx[0] == 0 and idx[-1] == 999 and np.all(np.diff(idx) > 0)
+    assert np.array_equal(subsample(300, 500), np.arange(300))
+
+
+def test_fit_reports_its_stages_in_order():
+    """The page's progress bar for long fits: one report per view and one before combining, rising."""
+    from dlsa_core.jointly_smooth import analysis as jsa
+
+    seen = []
+    jsa.analyse(
+        "spiral_torus", 400, 20, 0.3, "knn", 3, "analytic", 0, 0, progress=lambda f, t: seen.append((f, t))
+    )
+    fractions = [f for f, _ in seen]
+    assert len(seen) == 3 and fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] < 1
+    assert seen[0][1].startswith("View 1 of 2") and "Combining" in seen[-1][1]

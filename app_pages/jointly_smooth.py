@@ -188,7 +188,7 @@ with right:
 st.subheader("Nyström extension against a refit")
 with _ui.timed("Refitting with the held-out rows…"):
     check = extension_check(args, res)
-st.dataframe(cap.extension_table(res, check), hide_index=True)
+st.table(cap.extension_table(res, check), hide_index=True)  # static: no data-grid bundle to load
 st.caption(cap.extension_caption(res, check))
 
 if st.toggle("Sweep d and s: how many functions pass E0, how many are real", key="jsf.sweep", **URL):

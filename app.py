@@ -10,6 +10,7 @@ import streamlit as st
 
 st.set_page_config(page_title="dlsa — see and check deep-learning theory", page_icon="🔬", layout="wide")
 
+from app_pages import _ui
 from app_pages._catalog import SECTIONS, available_topics
 
 
@@ -34,6 +35,12 @@ for section in SECTIONS:
         sections[section] = pages
 
 nav = st.navigation(sections)
+# The page's title first, before the page module imports its libraries (see _ui.shell_intro).
+current = next((t for t in available_topics() if t.url_path == nav.url_path), None)
+if current is not None:
+    _ui.shell_intro(current.key)
+else:
+    st.session_state.pop(_ui.SHELL_INTRO, None)
 # Pages that paint without torch: naming the device imports torch (~1.5 s), so it happens after them.
 TORCH_LATER = {"", "jointly_smooth", "sgd_stability"}  # "" is the default page (home)
 

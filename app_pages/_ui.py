@@ -26,9 +26,31 @@ PLOTLY_CONFIG = {
 }
 
 
-def intro(topic_key: str, extra: str | None = None) -> None:
-    """Page title plus the two-line intro naming the paper and its claim."""
+#: Session-state key through which ``app.py`` says it has already drawn this run's page intro.
+SHELL_INTRO = "_ui.intro_drawn_by_shell"
+
+
+def shell_intro(topic_key: str) -> None:
+    """Draw a page's title and paper line from the app shell, before the page module runs.
+
+    Why: on a fresh server a page's first run spends 1-2 s importing its libraries (scikit-learn, scipy,
+    torch) before its own ``intro`` call; drawn by the shell, the title paints before that. The page's
+    ``intro`` then draws only its extra line.
+    """
     t = topic(topic_key)
+    st.title(t.title)
+    st.markdown(f"**{t.paper}.**  \n{t.claim}")
+    st.session_state[SHELL_INTRO] = t.key
+
+
+def intro(topic_key: str, extra: str | None = None) -> None:
+    """Page title plus the two-line intro naming the paper and its claim (or, when the shell has drawn
+    those already in this run, see :func:`shell_intro`, only the extra line)."""
+    t = topic(topic_key)
+    if st.session_state.get(SHELL_INTRO) == t.key:
+        if extra:
+            st.markdown(extra)
+        return
     st.title(t.title)
     st.markdown(f"**{t.paper}.**  \n{t.claim}" + (f"  \n{extra}" if extra else ""))
 

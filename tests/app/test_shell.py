@@ -51,3 +51,14 @@ def test_every_listed_page_runs_without_exception(topic):
     at.switch_page(topic.page_file).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value == topic.title
+    # the shell draws the title before the page module imports anything; the page must not repeat it
+    assert [t.value for t in at.title].count(topic.title) == 1
+    assert sum(topic.claim in m.value for m in at.markdown) == 1
+
+
+def test_shell_intro_is_forgotten_on_the_home_page():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("app_pages/sgd_stability.py").run()
+    assert at.session_state["_ui.intro_drawn_by_shell"] == "sgd_stability"
+    at.switch_page("app_pages/home.py").run()
+    assert "_ui.intro_drawn_by_shell" not in at.session_state

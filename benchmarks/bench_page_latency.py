@@ -8,8 +8,9 @@ For each page and each preset link in :data:`PAGES` (add your page's presets the
   a page yet), a new browser session opens the link; we time ``first figure`` (the first Plotly chart
   drawn) and ``complete`` (the script finished and no spinner/skeleton is left);
 * **reload**: a second browser session opens the same link on the same server (caches warm);
-* **warm**: in that session the first slider of the main area moves one step (keyboard), and we time
-  ``first update`` (the data of any Plotly chart on the page changed) and ``complete``.
+* **warm**: in that session the first slider of the main area moves one step (keyboard) five times,
+  alternating right and left, and we give the median ``first update`` (the data of any Plotly chart on
+  the page changed) and ``complete``.
 
 **floor**: the same three measurements on ``benchmarks/floor_app.py`` (a title, a slider and one
 three-point Plotly chart, nothing else), in the same run. On this 2-core CPU the floor's first figure
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -145,6 +147,10 @@ def measure_open(browser, url: str, expect_figure: bool = True) -> tuple[dict, o
     return {"title_s": title, "first_figure_s": first, "complete_s": done, "exceptions": errors}, page
 
 
+#: Slider moves per page (alternating right and left); the table gives the median.
+MOVES = 5
+
+
 def measure_slider(page) -> dict:
     # The first slider of the main area (not the sidebar's: those refit the page's model). Streamlit's
     # slider is an <input type="range">, whose role is implicit, hence get_by_role and not [role=slider].
@@ -153,18 +159,26 @@ def measure_slider(page) -> dict:
         return {}
     name = page.get_by_test_id("stMain").get_by_test_id("stSlider").first.get_by_test_id("stWidgetLabel")
     label = name.inner_text().strip() if name.count() else "?"
-    before = page.evaluate(DATA_JS)
-    sliders.first.focus()
-    t0 = page.evaluate("() => { window.__dlsa_changed = 0; return performance.now(); }")
-    page.keyboard.press("ArrowRight")
-    try:
-        page.wait_for_function(CHANGED_JS, arg=[before, t0], timeout=30_000, polling=10)
-        first = (page.evaluate("() => window.__dlsa_changed") - t0) / 1000
-    except Exception:  # no chart changed (the slider drives another kind of element)
-        first = float("nan")
-    wait_complete(page)
-    done = (page.evaluate("() => performance.now()") - t0) / 1000
-    return {"warm_first_update_s": first, "warm_complete_s": done, "slider": label[:40]}
+    firsts, dones = [], []
+    for key in ("ArrowRight", "ArrowLeft") * (MOVES // 2) + ("ArrowRight",) * (MOVES % 2):
+        sliders.first.focus()
+        before = page.evaluate(DATA_JS)
+        t0 = page.evaluate("() => { window.__dlsa_changed = 0; return performance.now(); }")
+        page.keyboard.press(key)
+        try:
+            page.wait_for_function(CHANGED_JS, arg=[before, t0], timeout=30_000, polling=10)
+            firsts.append((page.evaluate("() => window.__dlsa_changed") - t0) / 1000)
+        except Exception:  # no chart changed (the slider drives another kind of element)
+            firsts.append(float("nan"))
+        wait_complete(page)
+        dones.append((page.evaluate("() => performance.now()") - t0) / 1000)
+        page.wait_for_timeout(300)  # let the browser settle (the next move starts from an idle page)
+    return {
+        "warm_first_update_s": statistics.median(firsts),
+        "warm_complete_s": statistics.median(dones),
+        "warm_first_update_all_s": firsts,
+        "slider": label[:40],
+    }
 
 
 def run(pages: list[str], repeat: int) -> list[dict]:

@@ -275,6 +275,37 @@ def make_moment_figure(
     return fig
 
 
+def loss_level_sets(
+    hessian: np.ndarray, ext: float, *, n_levels: int = 12, n_points: int = 73
+) -> tuple[np.ndarray, np.ndarray]:
+    """Level sets of ``theta^T H theta / 2`` inside the box ``[-ext, ext]^2`` as ellipses, one polyline.
+
+    Why not a Plotly contour: the browser recomputes a contour (marching squares over the grid) on every
+    redraw, and this figure is redrawn on every slider move; the level sets of a quadratic are ellipses,
+    drawn here exactly. Levels are evenly spaced in ``sqrt(loss)`` up to its value at the box's corners,
+    like the contour they replace. A (near-)zero curvature direction gives long thin ellipses that the
+    axis range clips.
+
+    Returns
+    -------
+    x, y : (n_levels * (n_points + 1),) float64, ellipses separated by NaN (a break in the line).
+    """
+    H = 0.5 * (np.asarray(hessian, dtype=float) + np.asarray(hessian, dtype=float).T)
+    w, V = np.linalg.eigh(H)
+    w = np.maximum(w, max(float(w.max()), 1e-300) * 1e-8)
+    corners = np.array([[ext, ext], [ext, -ext]])
+    zmax = float(np.sqrt(0.5 * np.einsum("ki,ij,kj->k", corners, H, corners).max()))
+    phi = np.linspace(0.0, 2.0 * np.pi, n_points)
+    circle = np.stack([np.cos(phi), np.sin(phi)])  # (2, n_points)
+    unit = V @ (circle / np.sqrt(w)[:, None]) * np.sqrt(2.0)  # loss = 1 on this ellipse
+    xs, ys = [], []
+    for k in range(1, n_levels + 1):
+        c = zmax * k / (n_levels + 1)
+        xs += [c * unit[0], [np.nan]]
+        ys += [c * unit[1], [np.nan]]
+    return np.concatenate(xs), np.concatenate(ys)
+
+
 def make_paths_figure(paths: np.ndarray, hessian: np.ndarray, *, stable: bool) -> go.Figure:
     """A few single SGD paths on contours of the mean loss ``theta^T H theta / 2`` (2-D problems).
 
@@ -284,21 +315,15 @@ def make_paths_figure(paths: np.ndarray, hessian: np.ndarray, *, stable: bool) -
     """
     ext = float(np.nanmax(np.abs(paths[:, : max(2, paths.shape[1] // 4)]))) if paths.size else 1.0
     ext = min(max(ext, 1e-3), 1e6) * 1.2
-    grid = np.linspace(-ext, ext, 80)
-    xx, yy = np.meshgrid(grid, grid)
-    pts = np.stack([xx, yy], -1)
-    loss = 0.5 * np.einsum("...i,ij,...j->...", pts, hessian, pts)
+    x, y = loss_level_sets(hessian, ext)
     fig = go.Figure(
-        go.Contour(
-            x=grid,
-            y=grid,
-            z=np.sqrt(loss),
-            showscale=False,
-            ncontours=12,
-            colorscale=[[0, "#f7f7f7"], [1, "#bdbdbd"]],
-            contours=dict(coloring="lines"),
+        go.Scatter(
+            x=x,
+            y=y,
+            mode="lines",
+            line=dict(color="#c8c8c8", width=1),
             hoverinfo="skip",
-            name="mean loss",
+            name="mean loss levels",
         )
     )
     colours = [BLUE, ORANGE, PURPLE, SKY, GREY]

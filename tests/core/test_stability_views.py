@@ -252,3 +252,25 @@ def test_eos_experiment_results_and_gradients():
     assert all(r["lambda_max_h"] < 0.9 * r["two_over_eta"] for r in small)  # SGD: sharpness well below 2/eta
     make_eos_figure(res["runs"])
     json.dumps(res)
+
+
+def test_paths_figure_level_sets_are_exact_ellipses():
+    """The paths figure draws the mean loss's level sets as ellipses (no browser-side contour): every
+    point of level k has sqrt(theta^T H theta / 2) = k * zmax / 13, zmax taken at the box's corners."""
+    from dlsa_core.viz.stability import loss_level_sets, make_paths_figure
+
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(2, 2))
+    H = A @ A.T + 0.1 * np.eye(2)
+    x, y = loss_level_sets(H, 2.0)
+    pts = np.stack([x, y], 1)
+    levels = [seg for seg in np.split(pts, np.flatnonzero(np.isnan(x)) + 1) if len(seg) > 1]
+    assert len(levels) == 12
+    corners = np.array([[2.0, 2.0], [2.0, -2.0]])
+    zmax = np.sqrt(0.5 * np.einsum("ki,ij,kj->k", corners, H, corners).max())
+    for k, seg in enumerate(levels, start=1):
+        seg = seg[np.all(np.isfinite(seg), 1)]
+        z = np.sqrt(0.5 * np.einsum("ki,ij,kj->k", seg, H, seg))
+        np.testing.assert_allclose(z, k * zmax / 13, rtol=1e-10)
+    fig = make_paths_figure(rng.normal(size=(3, 20, 2)), H, stable=True)
+    assert [t.type for t in fig.data] == ["scatter"] * 5  # levels, 3 paths, the minimum

@@ -67,7 +67,7 @@ def dose_response(
 
 def effect_matrix(
     seeds, rows, *, strength: float = 1.0, steps: int = 10, eta: float = 0.0, model=None, bank=None,
-    with_random: bool = True,
+    with_random: bool = True, random_per_row: bool = False,
 ) -> dict:  # fmt: skip
     """Mean attribute change per direction at ``+strength`` (Table I analogue).
 
@@ -75,7 +75,9 @@ def effect_matrix(
     -------
     dict with ``rows`` (names, plus ``"random"`` control for the first row), ``columns`` (attributes),
     ``raw (R, A)`` mean change in attribute units, ``normalised (R, A)`` divided by the within-class std,
-    ``sem (R, A)`` standard error of the raw mean, ``digit_kept (R,)``.
+    ``sem (R, A)`` standard error of the raw mean, ``digit_kept (R,)``. With ``random_per_row`` also
+    ``random_normalised (R', A)`` and ``random_kept (R',)``: for each named row, a random direction with
+    that row's per-step norm (the control the targets compare each direction with).
     """
     model = model or default_model()
     bank = bank or default_bank()
@@ -87,12 +89,20 @@ def effect_matrix(
         names.append("random")
         deltas.append(random_direction(deltas[0], 0))
     std = np.array([bank.meta["attribute_std"][a] for a in ann.ATTRIBUTES])
-    raw, sem, kept = [], [], []
-    for d in deltas:
+
+    def measure(d):
         ch = attribute_changes(base, ann.annotate(edit_batch(model, traj, strength * d)))
-        raw.append([ch[a].mean() for a in ann.ATTRIBUTES])
-        sem.append([ch[a].std(ddof=1) / np.sqrt(len(seeds)) for a in ann.ATTRIBUTES])
-        kept.append(ch["digit_kept"].mean())
-    raw = np.array(raw)
-    return {"rows": names, "columns": list(ann.ATTRIBUTES), "raw": raw, "normalised": raw / std,
-            "sem": np.array(sem), "digit_kept": np.array(kept)}  # fmt: skip
+        raw = [ch[a].mean() for a in ann.ATTRIBUTES]
+        sem = [ch[a].std(ddof=1) / np.sqrt(len(seeds)) for a in ann.ATTRIBUTES]
+        return raw, sem, ch["digit_kept"].mean()
+
+    results = [measure(d) for d in deltas]
+    raw, sem, kept = (np.array(x) for x in zip(*results, strict=True))
+    out = {"rows": names, "columns": list(ann.ATTRIBUTES), "raw": raw, "normalised": raw / std,
+           "sem": sem, "digit_kept": kept}  # fmt: skip
+    if random_per_row:  # row 0's control is the "random" row already measured
+        first = [results[-1]] if with_random else [measure(random_direction(deltas[0], 0))]
+        ctrl = first + [measure(random_direction(d, 0)) for d in deltas[1 : len(rows)]]
+        out["random_normalised"] = np.array([c[0] for c in ctrl]) / std
+        out["random_kept"] = np.array([c[2] for c in ctrl])
+    return out

@@ -30,13 +30,16 @@ MATH = [
     r"\epsilon=\epsilon_\theta\big(x_t,\;h_t+\gamma\,\Delta h_t\big)",
     r"\text{PCA: }\Delta h_t=s_{t,j}\,v_{t,j},\ \ \langle v_{t,j},v_{0,j}\rangle\ge0,\ \ s_{t,j}=\tfrac{\sigma_j}{\sqrt{n-1}}",
     r"\text{supervised: }\Delta h_t=\tfrac1{|\mathcal P|}\textstyle\sum_{i\in\mathcal P}h_t^{(i)}-"
-    r"\tfrac1{|\mathcal N|}\sum_{i\in\mathcal N}h_t^{(i)}\ \ \text{(top/bottom 20\% within each digit)}",
+    r"\tfrac1{|\mathcal N|}\sum_{i\in\mathcal N}h_t^{(i)}\ \ \text{(upper/lower half within each digit; }t<800)",
     r"\text{disentangled: }v\leftarrow\big[I-V(V^\top V)^{-1}V^\top\big]\,v",
     r"\text{Jacobian: }J_t=\partial\epsilon_\theta(x_t,h)/\partial h\big|_{h_t},\ \ J_t=U\Sigma W^\top,\ \ "
     r"\Delta h=w_k",
 ]
 MATH_NOTE = ("The edited ε is used in both terms of the update (Haas et al.), at every step unless a window is "
-             "set. Strength 0 is the unedited sample bit for bit; the same x_T (and noise maps) are reused.")  # fmt: skip
+             "set. The style directions (thickness, slant, height, width) act at t < 800 only: edits at the two "
+             "noisiest steps of 10 moved slant by under 0.2° (vs 3° over all steps), and an edit that starts later "
+             "replays the first steps from the unedited run. Strength 0 is the unedited sample bit for bit; the "
+             "same x_T (and noise maps) are reused.")  # fmt: skip
 
 
 def family_of(bank, name: str) -> str:

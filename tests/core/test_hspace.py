@@ -90,7 +90,9 @@ def test_style_directions_respect_their_edit_window():
     digits = np.repeat([0, 1, 2], n // 3)
     attrs = {a: rng.normal(size=n) for a in bank_mod.STYLE}
     attrs["digit"] = digits
-    h = rng.normal(size=(n, steps, d)) + digits[:, None, None] * rng.normal(size=(1, steps, d))
+    offsets = rng.normal(size=(3, steps, d)) * 3
+    offsets[..., 0] = 0  # class identity lives off the planted slant axis (dimension 0)
+    h = rng.normal(size=(n, steps, d)) * 0.1 + offsets[digits]
     h[:, :, 0] += 2 * attrs["slant"][:, None]
     act = np.array([False, True, True, True])
     dirs = bank_mod.style_directions(h, attrs, frac=0.5, active=act)
@@ -103,7 +105,7 @@ def test_style_directions_respect_their_edit_window():
         for m in bank_mod.STYLE:
             if m != k:
                 assert abs(np.sum(dirs[f"{k}_disentangled"] * dirs[m])) < 1e-8
-    assert dirs["slant"][1:, 0].min() > 1.0  # the planted slant axis survives the projections
+    assert dirs["slant"][1:, 0].min() > 2.0  # the planted axis survives (2 x the upper-lower half gap ~ 3.2)
     with pytest.raises(ValueError):
         bank_mod.style_directions(h, attrs, frac=0.5, active=np.zeros(steps, bool))
 
@@ -211,6 +213,15 @@ def test_edit_from_recorded_state_matches_a_full_replay(tiny, tiny_bank):
         # no key: the edit runs every step, and agrees
         slow = edit.run_edits(tiny, traj, 1.5 * d[None])
         np.testing.assert_allclose(slow[0], full, atol=1e-5)
+    # the benchmark's batches: the same batch resumed from its recorded state is bitwise a full replay
+    from dlsa_core.hspace import evaluate
+
+    tr = evaluate.seeds_trajectory(tiny, [1, 2, 3], steps=4)
+    base = evaluate.edit_batch(tiny, tr, None)
+    assert np.array_equal(base, sample(tiny, 3, steps=4, trajectory=tr).images[:, 0].numpy())
+    dd = 2.0 * edit.delta_on_grid(tiny_bank, "pc1", tr.timesteps, (1, 4))
+    full = sample(tiny, 3, steps=4, trajectory=tr, delta_h=dd).images[:, 0].numpy()
+    assert np.array_equal(evaluate.edit_batch(tiny, tr, dd), full) and np.abs(full - base).max() > 1e-3
 
 
 def test_bank_names_and_roundtrip(tiny_bank, tmp_path):

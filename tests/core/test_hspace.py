@@ -153,6 +153,11 @@ def test_annotators_on_synthetic_strokes():
     rect = np.zeros((1, 28, 28))
     rect[0, 5:15, 8:20] = 1
     assert ann.height(rect)[0] == 10 and ann.width(rect)[0] == 12 and ann.area(rect)[0] == 120
+    # sub-pixel: a faint extra row (0.75) adds where the profile crosses 0.5, a third of a pixel
+    rect[0, 4, 8:20] = 0.75
+    np.testing.assert_allclose(ann.height(rect), 10 + 1 / 3 + 0.5, atol=1e-12)
+    np.testing.assert_allclose(ann.width(rect), 12, atol=1e-12)
+    assert ann.height(np.zeros((1, 28, 28)))[0] == 0
     assert ann.thickness(np.zeros((1, 28, 28)))[0] == 0
     with pytest.raises(ValueError):
         ann.slant(np.full((1, 28, 28), np.nan))

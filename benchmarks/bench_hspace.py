@@ -109,7 +109,7 @@ def effect_targets(model, bank, n_seeds: int, steps: int) -> dict:
         m = evaluate.effect_matrix(seeds, rows, steps=steps, model=model, bank=bank, random_per_row=per_row)
         eff[label] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in m.items()}
         print(f"-- effect matrix, {label} (normalised Δ at γ=+1; columns {m['columns']})")
-        own_ok, ratios = 0, []
+        own_ok, own_signed, ratios = 0, 0, []
         for i, r in enumerate(m["rows"]):
             z = m["normalised"][i]
             line = " ".join(f"{v:+6.2f}" for v in z)
@@ -118,6 +118,7 @@ def effect_targets(model, bank, n_seeds: int, steps: int) -> dict:
                 own = m["columns"].index(r.removesuffix("_disentangled"))
                 largest = int(np.argmax(np.abs(z)))
                 own_ok += largest == own
+                own_signed += largest == own and z[own] > 0
                 note = "own largest" if largest == own else f"largest: {m['columns'][largest]}"
                 note += "" if z[own] > 0 else " (own effect has the wrong sign)"
                 if per_row:  # the control: a random direction of the same (per-step) norm as this row
@@ -130,7 +131,8 @@ def effect_targets(model, bank, n_seeds: int, steps: int) -> dict:
             abs(m["normalised"][i][m["columns"].index(r.removesuffix("_disentangled"))])
             for i, r in enumerate(m["rows"][:-1])
         ]
-        print(f"   own attribute largest in {own_ok}/{len(rows)} rows; row-0 random / smallest own effect "
+        print(f"   own attribute largest in {own_ok}/{len(rows)} rows ({own_signed}/{len(rows)} also with the right "
+              f"sign); row-0 random / smallest own effect "
               f"(previous definition) {rnd.max() / min(own_eff):.2f}")  # fmt: skip
         if per_row:
             print(f"   random of each row's norm / own effect: max {max(ratios):.2f} (target < 0.33; per row "

@@ -159,8 +159,8 @@ def run_edits(model, trajectory: Trajectory, deltas: torch.Tensor, *, source_key
     deltas : (m, S, C, H, W) float32
         One per-step edit per output image.
     source_key : str, optional
-        With a key, the unedited replay state is cached and an edit that is zero for its first k steps
-        starts from the recorded ``x_k`` (only ``S - k`` U-Net calls).
+        With a key whose unedited replay state is recorded (:func:`unedited_states`), an edit that is
+        zero for its first k steps starts from the recorded ``x_k`` (only ``S - k`` U-Net calls).
 
     Returns
     -------
@@ -169,11 +169,16 @@ def run_edits(model, trajectory: Trajectory, deltas: torch.Tensor, *, source_key
     if trajectory.n != 1:
         raise ValueError("run_edits replays a single-image trajectory")
     m = deltas.shape[0]
-    k = first_active_step(deltas) if source_key is not None else 0
-    if k > 0:
-        x = unedited_states(model, trajectory, source_key)[k].expand(m, -1, -1, -1)
-    else:
-        x = trajectory.x_T.expand(m, -1, -1, -1)
+    # resume only from a state already recorded (the page shows the original first); computing it here
+    # would cost a full unedited run more than it saves
+    with _lock:
+        states = (
+            None
+            if source_key is None
+            else _states.get((id(model), source_key, trajectory.steps, trajectory.eta))
+        )
+    k = first_active_step(deltas) if states is not None else 0
+    x = (states[k] if k > 0 else trajectory.x_T).expand(m, -1, -1, -1)
     if k >= trajectory.steps:  # an all-zero edit is the unedited image
         return to_unit(x)[:, 0].numpy()
     with _lock, torch.inference_mode():

@@ -7,7 +7,8 @@ binarised at half their intensity range where a shape is needed.
   and ``slant = arctan(-s)``, in degrees (positive = leaning right, like ``/``).
 - :func:`thickness`: twice the mean distance-transform value on the stroke's ridge (medial axis
   approximated by local maxima of the distance transform), on a x4 upsampled binarised image, in pixels.
-- :func:`height`, :func:`width`: bounding box of pixels above half intensity, in pixels.
+- :func:`height`, :func:`width`: extent of the pixels above half intensity, refined to sub-pixel
+  precision at both ends, in pixels.
 - :func:`area`: ink mass (sum of intensities), in pixels.
 - :func:`digit_proba`: class probabilities of the shipped classifier.
 """
@@ -89,22 +90,44 @@ def thickness(images) -> np.ndarray:
     return out
 
 
-def _extent(mask: np.ndarray, axis: int) -> np.ndarray:
-    hit = mask.any(axis=axis)
-    size = hit.shape[1]
-    first = np.where(hit.any(1), hit.argmax(1), 0)
-    last = np.where(hit.any(1), size - 1 - hit[:, ::-1].argmax(1), -1)
-    return (last - first + 1).astype(np.float64)
+def _extent(x: np.ndarray, axis: int) -> np.ndarray:
+    """Sub-pixel extent of the ink along one image axis, ``(N,) float64``.
+
+    The profile is the maximum intensity across the other axis (per row for ``axis=2``); its first and
+    last entries above :data:`THRESHOLD` are refined by linear interpolation to where the profile
+    crosses the threshold (pixel centres at integers), so a crisp bar of k pixels measures exactly k
+    and a stroke that grows by a fraction of a pixel measures a fraction more. Whole-pixel bounding
+    boxes tie on most digits (MNIST scales digits to a 20-pixel box), which makes ranking by them
+    arbitrary within the ties.
+    """
+    prof = x.max(axis=axis)  # (N, L)
+    n, size = prof.shape
+    on = prof > THRESHOLD
+    hit = on.any(1)
+    first = np.where(hit, on.argmax(1), 0)
+    last = np.where(hit, size - 1 - on[:, ::-1].argmax(1), 0)
+    rows = np.arange(n)
+
+    def reach(idx: np.ndarray, step: int) -> np.ndarray:
+        nb = idx + step
+        inside = (nb >= 0) & (nb < size)
+        p_in = prof[rows, idx]
+        p_out = np.where(inside, prof[rows, np.clip(nb, 0, size - 1)], 0.0)
+        frac = (p_in - THRESHOLD) / np.maximum(p_in - p_out, 1e-12)
+        return np.where(inside, np.clip(frac, 0.0, 1.0), 0.5)  # at the border: half a pixel
+
+    out = (last + reach(last, 1)) - (first - reach(first, -1))
+    return np.where(hit, out, 0.0)
 
 
 def height(images) -> np.ndarray:
-    """Height of the bounding box of pixels above half intensity, in pixels, ``(N,) float64``."""
-    return _extent(as_images(images) > THRESHOLD, axis=2)
+    """Height of the ink (rows whose maximum exceeds half intensity, refined to sub-pixel), ``(N,) float64``."""
+    return _extent(as_images(images), axis=2)
 
 
 def width(images) -> np.ndarray:
-    """Width of the bounding box of pixels above half intensity, in pixels, ``(N,) float64``."""
-    return _extent(as_images(images) > THRESHOLD, axis=1)
+    """Width of the ink (columns whose maximum exceeds half intensity, refined to sub-pixel), ``(N,) float64``."""
+    return _extent(as_images(images), axis=1)
 
 
 def area(images) -> np.ndarray:

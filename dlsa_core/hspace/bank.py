@@ -114,26 +114,62 @@ def resample_steps(delta: torch.Tensor, grid: torch.Tensor, timesteps: torch.Ten
 # ----------------------------------------------------------------------------- build
 
 
-def build_directions(h: np.ndarray, attrs: dict[str, np.ndarray], *, n_pcs: int, frac: float):
-    """Directions from collected h ``(n, S, d)`` and annotations. Returns (dirs (S, d) dict, class means, meta)."""
+def class_means(h: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Mean h per digit class ``(10, S, d) float64`` (zero for absent classes) and the present classes."""
+    means = np.zeros((10, *h.shape[1:]))
+    present = [c for c in range(10) if (digits == c).any()]
+    for c in present:
+        means[c] = h[digits == c].astype(np.float64).mean(0)
+    return means, present
+
+
+def style_directions(
+    h: np.ndarray, attrs: dict[str, np.ndarray], *, frac: float, active: np.ndarray | None = None, means=None
+) -> dict[str, np.ndarray]:
+    """Supervised style directions ``{name: (S, d)}`` and their ``*_disentangled`` versions.
+
+    Each is the within-class mean difference (top ``frac`` minus bottom ``frac`` of each digit class)
+    with the span of the class means projected out, so that an edit changes the style of a digit
+    rather than which digit it is; ``<name>_disentangled`` also has the other style directions
+    projected out. ``active (S,) bool`` is their edit window: they are zero at the other steps, and the
+    projections are taken over the active steps only, so they stay zero there.
+    """
     n, steps, d = h.shape
+    act = np.ones(steps, bool) if active is None else np.asarray(active, bool)
+    if act.shape != (steps,) or not act.any():
+        raise ValueError(f"active must be a (steps,) boolean mask with a True entry, got {act.shape}")
+    mask = act[:, None].astype(np.float64)
+    digits = attrs["digit"]
+    means, present = (
+        class_means(h, digits) if means is None else (means, [c for c in range(10) if (digits == c).any()])
+    )
+    centre = means[present].mean(0)
+    identity = [(means[c] - centre) * mask for c in present]  # the span that moves between digit classes
+    groups = digits if np.bincount(digits, minlength=10).max() >= 10 else None  # tiny runs: one group
+    sup = {
+        a: project_out(mean_difference(h, attrs[a], groups=groups, frac=frac) * mask, identity) for a in STYLE
+    }
+    out = dict(sup)
+    out.update({f"{k}_disentangled": project_out(v, identity + [sup[m] for m in STYLE if m != k])
+                for k, v in sup.items()})  # fmt: skip
+    return out
+
+
+def build_directions(
+    h: np.ndarray, attrs: dict[str, np.ndarray], *, n_pcs: int, frac: float, active: np.ndarray | None = None
+):
+    """Directions from collected h ``(n, S, d)`` and annotations. Returns (dirs (S, d) dict, class means, meta).
+
+    PCA directions ``pc1..pcK`` (:func:`.pca.timestep_pca`) and the style directions of
+    :func:`style_directions` (``active``: their edit window).
+    """
+    n, steps, d = h.shape
+    act = np.ones(steps, bool) if active is None else np.asarray(active, bool)
     pca = timestep_pca(h, n_pcs)
     dirs = {f"pc{j + 1}": pca.direction(j) for j in range(n_pcs)}
     digits = attrs["digit"]
-    means = np.zeros((10, steps, d))
-    for c in range(10):
-        if (digits == c).any():
-            means[c] = h[digits == c].astype(np.float64).mean(0)
-    present = [c for c in range(10) if (digits == c).any()]
-    centre = means[present].mean(0)
-    identity = [means[c] - centre for c in present]  # the span that moves between digit classes
-    # style directions: ranked within each class, then the class-mean span projected out, so that an
-    # edit changes the style of a digit rather than which digit it is
-    groups = digits if np.bincount(digits, minlength=10).max() >= 10 else None  # tiny runs: one group
-    sup = {a: project_out(mean_difference(h, attrs[a], groups=groups, frac=frac), identity) for a in STYLE}
-    dirs.update(sup)
-    dirs.update({f"{k}_disentangled": project_out(v, identity + [sup[m] for m in STYLE if m != k])
-                 for k, v in sup.items()})  # fmt: skip
+    means, _ = class_means(h, digits)
+    dirs.update(style_directions(h, attrs, frac=frac, active=act, means=means))
     std = {}
     for a in ann.ATTRIBUTES:
         resid = [
@@ -148,15 +184,20 @@ def build_directions(h: np.ndarray, attrs: dict[str, np.ndarray], *, n_pcs: int,
         "class_counts": np.bincount(digits, minlength=10).tolist(),
         "n_samples": int(n),
         "frac": frac,
+        "style_active_steps": act.tolist(),
     }
     return dirs, means, meta
 
 
 def build_bank(
     model, n: int = 1000, *, steps: int = 20, eta: float = 0.0, seed: int = 10_000, batch_size: int = 50,
-    n_pcs: int = 8, frac: float = 0.33, classifier=None, cache: str | Path | None = None, log=print,
+    n_pcs: int = 8, frac: float = 0.33, style_t_max: int | None = None, classifier=None,
+    cache: str | Path | None = None, log=print,
 ) -> DirectionBank:  # fmt: skip
-    """Generate, annotate and decompose; see the module docstring. ``cache`` makes it resumable."""
+    """Generate, annotate and decompose; see the module docstring. ``cache`` makes it resumable.
+
+    ``style_t_max``: the style directions act only at timesteps ``t < style_t_max`` (None: every step).
+    """
     cache = Path(cache) if cache else None
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
@@ -179,10 +220,11 @@ def build_bank(
     h = np.concatenate(hs)
     imgs = np.concatenate(images)
     attrs = ann.annotate(imgs, classifier)
-    dirs, means, meta = build_directions(h, attrs, n_pcs=n_pcs, frac=frac)
-    shape = model.h_shape
     timesteps = model.ddim_scheduler(steps).timesteps.clone()
-    meta.update(steps=steps, eta=eta, seed=seed, build_s=time.perf_counter() - t0)
+    active = None if style_t_max is None else (timesteps < int(style_t_max)).numpy()
+    dirs, means, meta = build_directions(h, attrs, n_pcs=n_pcs, frac=frac, active=active)
+    shape = model.h_shape
+    meta.update(steps=steps, eta=eta, seed=seed, style_t_max=style_t_max, build_s=time.perf_counter() - t0)
     return DirectionBank(
         timesteps=timesteps,
         directions={k: torch.from_numpy(v).float().reshape(steps, *shape) for k, v in dirs.items()},
@@ -226,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=50)
     p.add_argument("--n-pcs", type=int, default=8)
     p.add_argument("--frac", type=float, default=0.33, help="fraction of each class taken from each end")
+    p.add_argument("--style-t-max", type=int, default=None,
+                   help="style directions act only at timesteps t < this (default: every step)")  # fmt: skip
     p.add_argument("--seed", type=int, default=10_000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default=DEFAULT_BANK)
@@ -239,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     bank = build_bank(
         model, args.n, steps=args.steps, seed=args.seed, batch_size=args.batch_size, n_pcs=args.n_pcs,
-        frac=args.frac, cache=args.cache,
+        frac=args.frac, style_t_max=args.style_t_max, cache=args.cache,
     )  # fmt: skip
     argv_s = " ".join(sys.argv[1:] if argv is None else argv)
     card = {
@@ -254,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": {
             "n_samples": args.n,
             "n_per_end": f"{args.frac:.0%} of each digit class (within-class ranking)",
+            "style_edit_window": "every step" if args.style_t_max is None else f"t < {args.style_t_max}",
             "pc_explained_ratio_step0": [round(x, 4) for x in bank.meta["explained_ratio"][0]],
             "attribute_std_within_class": {k: round(v, 3) for k, v in bank.meta["attribute_std"].items()},
         },

@@ -10,6 +10,11 @@ Directions live on the bank's timestep grid (20 DDIM steps); a run with fewer st
 values at its own timesteps (exact for 10, 5, 4, 2 steps, whose grids are subsets of the 20-step one).
 Results are cached per image, keyed on (model, seed or source, direction, strength rounded to 1e-3,
 steps, eta, window), so a repeated request costs a dictionary look-up.
+
+Replay state: the unedited run of a source records its state ``x_t`` before every step (a few KB).
+An edit that is zero for the first k steps (an edit window, or a direction that is zero at high noise)
+starts from the recorded ``x_k`` and runs only the remaining ``S - k`` U-Net calls; the first k steps
+of the edited run would repeat the unedited ones exactly.
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..diffusion import draw_trajectory, sample
+from ..diffusion import draw_trajectory
+from ..diffusion.hspace import MidBlockHook
+from ..diffusion.model import to_unit
 from ..diffusion.sampling import Trajectory
 
 CACHE_ENTRIES = 8192
+STATE_ENTRIES = 256
 _cache: OrderedDict = OrderedDict()
-_lock = threading.Lock()  # one U-Net run at a time: the model object is shared by all page sessions
+_states: OrderedDict = OrderedDict()  # source -> unedited x_t before every step (replay state)
+_lock = threading.RLock()  # one U-Net run at a time: the model object is shared by all page sessions
 _defaults: dict = {}
 
 
@@ -88,7 +97,60 @@ def delta_on_grid(bank, direction, timesteps, window=None) -> torch.Tensor:
     return d * window_mask(d.shape[0], window)[:, None, None, None]
 
 
-def run_edits(model, trajectory: Trajectory, deltas: torch.Tensor) -> np.ndarray:
+def first_active_step(deltas: torch.Tensor) -> int:
+    """Index of the first step where any edit of ``deltas (m, S, C, H, W)`` is nonzero (S if none)."""
+    active = deltas.flatten(2).abs().amax(dim=(0, 2)) > 0
+    return int(active.to(torch.int8).argmax()) if bool(active.any()) else deltas.shape[1]
+
+
+def _loop(
+    model, x: torch.Tensor, trajectory: Trajectory, start: int, delta: torch.Tensor | None, states=None
+):
+    """DDIM steps ``start..S-1`` from state ``x (m, 1, 28, 28)``, as :func:`dlsa_core.diffusion.sample` runs them
+    (same calls in the same order, so a full unedited loop is bitwise ``sample``). ``delta (S - start, [m,] C, H, W)``."""
+    sched = model.ddim_scheduler(trajectory.steps)
+    if not torch.equal(sched.timesteps.cpu(), trajectory.timesteps.cpu()):
+        raise ValueError("trajectory timesteps do not match this model's scheduler")
+    dev, m = model.device, x.shape[0]
+    x = x.to(dev)
+    z_all = trajectory.variance_noise if trajectory.eta > 0 else None
+    with MidBlockHook(model.unet, delta_h=None if delta is None else delta.to(dev)) as hook:
+        for i in range(start, trajectory.steps):
+            if states is not None:
+                states.append(x.float().cpu())
+            hook.step = i - start
+            t = sched.timesteps[i]
+            eps = model.unet(x, t.to(dev).expand(m)).sample
+            z = None if z_all is None else z_all[i].to(dev).expand(m, -1, -1, -1)
+            x = sched.step(eps, t, x, eta=trajectory.eta, variance_noise=z).prev_sample
+    return x.float().cpu()
+
+
+def unedited_states(model, trajectory: Trajectory, source_key=None) -> torch.Tensor:
+    """States ``x_t`` before every step and the final x0 of the one-image unedited run, ``(S + 1, 1, 1, 28, 28)``.
+
+    Cached per ``source_key`` (with the model, steps and eta), so an edit of a displayed source finds them.
+    """
+    if trajectory.n != 1:
+        raise ValueError("unedited_states replays a single-image trajectory")
+    key = None if source_key is None else (id(model), source_key, trajectory.steps, trajectory.eta)
+    with _lock:
+        hit = _states.get(key) if key is not None else None
+        if hit is not None:
+            _states.move_to_end(key)
+            return hit
+        states: list[torch.Tensor] = []
+        with torch.inference_mode():
+            states.append(_loop(model, trajectory.x_T, trajectory, 0, None, states))
+        out = torch.stack(states)
+        if key is not None:
+            _states[key] = out
+            while len(_states) > STATE_ENTRIES:
+                _states.popitem(last=False)
+    return out
+
+
+def run_edits(model, trajectory: Trajectory, deltas: torch.Tensor, *, source_key=None) -> np.ndarray:
     """Replay a one-image trajectory once per edit, batched.
 
     Parameters
@@ -96,6 +158,9 @@ def run_edits(model, trajectory: Trajectory, deltas: torch.Tensor) -> np.ndarray
     trajectory : Trajectory with n = 1
     deltas : (m, S, C, H, W) float32
         One per-step edit per output image.
+    source_key : str, optional
+        With a key whose unedited replay state is recorded (:func:`unedited_states`), an edit that is
+        zero for its first k steps starts from the recorded ``x_k`` (only ``S - k`` U-Net calls).
 
     Returns
     -------
@@ -104,25 +169,26 @@ def run_edits(model, trajectory: Trajectory, deltas: torch.Tensor) -> np.ndarray
     if trajectory.n != 1:
         raise ValueError("run_edits replays a single-image trajectory")
     m = deltas.shape[0]
-    z = trajectory.variance_noise
-    batch = Trajectory(
-        x_T=trajectory.x_T.expand(m, -1, -1, -1).clone(),
-        variance_noise=None if z is None else z.expand(-1, m, -1, -1, -1).clone(),
-        timesteps=trajectory.timesteps,
-        eta=trajectory.eta,
-        seed=trajectory.seed,
-    )
+    # resume only from a state already recorded (the page shows the original first); computing it here
+    # would cost a full unedited run more than it saves
+    with _lock:
+        states = (
+            None
+            if source_key is None
+            else _states.get((id(model), source_key, trajectory.steps, trajectory.eta))
+        )
+    k = first_active_step(deltas) if states is not None else 0
+    x = (states[k] if k > 0 else trajectory.x_T).expand(m, -1, -1, -1)
+    if k >= trajectory.steps:  # an all-zero edit is the unedited image
+        return to_unit(x)[:, 0].numpy()
     with _lock, torch.inference_mode():
-        out = sample(model, m, steps=trajectory.steps, eta=trajectory.eta, trajectory=batch,
-                     delta_h=deltas.transpose(0, 1).contiguous())  # fmt: skip
-    return out.images[:, 0].numpy()
+        x0 = _loop(model, x.contiguous(), trajectory, k, deltas[:, k:].transpose(0, 1).contiguous())
+    return to_unit(x0)[:, 0].numpy()
 
 
-def unedited(model, trajectory: Trajectory) -> np.ndarray:
+def unedited(model, trajectory: Trajectory, source_key=None) -> np.ndarray:
     """The one-image replay without an edit, ``(28, 28) float32`` (bitwise ``sample``'s image)."""
-    with _lock, torch.inference_mode():
-        out = sample(model, 1, steps=trajectory.steps, eta=trajectory.eta, trajectory=trajectory)
-    return out.images[0, 0].numpy()
+    return to_unit(unedited_states(model, trajectory, source_key)[-1])[0, 0].numpy()
 
 
 def edit_trajectory(
@@ -168,13 +234,13 @@ def edit_trajectory(
         if hit is not None:
             out[i] = hit
         elif quantise(st) == 0 and extra is None:
-            out[i] = unedited(model, trajectory)
+            out[i] = unedited(model, trajectory, source_key)
             _store(key, out[i])
         else:
             todo.append(i)
     if todo:
         deltas = torch.stack([base + quantise(s[i]) * d for i in todo])
-        imgs = run_edits(model, trajectory, deltas)
+        imgs = run_edits(model, trajectory, deltas, source_key=source_key)
         for j, i in enumerate(todo):
             out[i] = imgs[j]
             _store((*prefix, quantise(s[i])), imgs[j])
@@ -188,9 +254,12 @@ def _store(key, img: np.ndarray) -> None:
             _cache.popitem(last=False)
 
 
-def clear_cache() -> None:
+def clear_cache(*, states: bool = True) -> None:
+    """Forget cached edited images (and, unless ``states=False``, the sources' replay states)."""
     with _lock:
         _cache.clear()
+        if states:
+            _states.clear()
 
 
 def seed_trajectory(model, seed: int, *, steps: int, eta: float = 0.0) -> Trajectory:

@@ -81,6 +81,35 @@ def test_mean_difference_is_within_groups():
     assert pooled[1] > 5
 
 
+def test_style_directions_respect_their_edit_window():
+    """Zero outside the active steps, orthogonal to the class-mean span and to each other after
+    disentangling, and equal to the plain within-class mean difference on the active steps where
+    nothing is projected (no class structure)."""
+    rng = np.random.default_rng(3)
+    n, steps, d = 120, 4, 6
+    digits = np.repeat([0, 1, 2], n // 3)
+    attrs = {a: rng.normal(size=n) for a in bank_mod.STYLE}
+    attrs["digit"] = digits
+    offsets = rng.normal(size=(3, steps, d)) * 3
+    offsets[..., 0] = 0  # class identity lives off the planted slant axis (dimension 0)
+    h = rng.normal(size=(n, steps, d)) * 0.1 + offsets[digits]
+    h[:, :, 0] += 2 * attrs["slant"][:, None]
+    act = np.array([False, True, True, True])
+    dirs = bank_mod.style_directions(h, attrs, frac=0.5, active=act)
+    means, present = bank_mod.class_means(h, digits)
+    for name, v in dirs.items():
+        assert v.shape == (steps, d) and np.abs(v[0]).max() == 0, name
+        for c in present:
+            assert abs(np.sum(v * (means[c] - means[present].mean(0)))) < 1e-8
+    for k in bank_mod.STYLE:
+        for m in bank_mod.STYLE:
+            if m != k:
+                assert abs(np.sum(dirs[f"{k}_disentangled"] * dirs[m])) < 1e-8
+    assert dirs["slant"][1:, 0].min() > 2.0  # the planted axis survives (2 x the upper-lower half gap ~ 3.2)
+    with pytest.raises(ValueError):
+        bank_mod.style_directions(h, attrs, frac=0.5, active=np.zeros(steps, bool))
+
+
 # ----------------------------------------------------------------------------- Jacobian
 
 
@@ -124,6 +153,11 @@ def test_annotators_on_synthetic_strokes():
     rect = np.zeros((1, 28, 28))
     rect[0, 5:15, 8:20] = 1
     assert ann.height(rect)[0] == 10 and ann.width(rect)[0] == 12 and ann.area(rect)[0] == 120
+    # sub-pixel: a faint extra row (0.75) adds where the profile crosses 0.5, a third of a pixel
+    rect[0, 4, 8:20] = 0.75
+    np.testing.assert_allclose(ann.height(rect), 10 + 1 / 3 + 0.5, atol=1e-12)
+    np.testing.assert_allclose(ann.width(rect), 12, atol=1e-12)
+    assert ann.height(np.zeros((1, 28, 28)))[0] == 0
     assert ann.thickness(np.zeros((1, 28, 28)))[0] == 0
     with pytest.raises(ValueError):
         ann.slant(np.full((1, 28, 28), np.nan))
@@ -163,6 +197,36 @@ def test_strength_zero_is_the_sample_bit_for_bit(tiny, tiny_bank):
         edit.edit_images([3], "pc1", [np.nan], steps=4, model=tiny, bank=tiny_bank)
     with pytest.raises(KeyError):
         edit.edit_images([3], "nonsense", [1.0], steps=4, model=tiny, bank=tiny_bank)
+
+
+def test_edit_from_recorded_state_matches_a_full_replay(tiny, tiny_bank):
+    """An edit that starts at step k resumes from the unedited run's x_k: the same image as replaying all
+    steps with a zero edit before k (up to batch rounding), with and without recorded noise (eta > 0)."""
+    for eta in (0.0, 1.0):
+        edit.clear_cache()
+        traj = edit.seed_trajectory(tiny, 4, steps=4, eta=eta)
+        d = edit.delta_on_grid(tiny_bank, "pc1", traj.timesteps, (2, 4))
+        assert edit.first_active_step(1.5 * d[None]) == 2
+        fast = edit.edit_trajectory(traj, "pc1", [0.0, 1.5], source_key="s4", model=tiny, bank=tiny_bank,
+                                    window=(2, 4))  # fmt: skip
+        assert ("s4" in str(list(edit._states))) and len(edit._states) == 1
+        full = sample(tiny, 1, steps=4, eta=eta, trajectory=traj, delta_h=1.5 * d).images[0, 0].numpy()
+        ref = sample(tiny, 1, steps=4, eta=eta, seed=4).images[0, 0].numpy()
+        assert np.array_equal(fast[0], ref)
+        np.testing.assert_allclose(fast[1], full, atol=1e-5)
+        assert not np.array_equal(fast[1], ref)  # the edit acts (the tiny untrained model saturates pixels)
+        # no key: the edit runs every step, and agrees
+        slow = edit.run_edits(tiny, traj, 1.5 * d[None])
+        np.testing.assert_allclose(slow[0], full, atol=1e-5)
+    # the benchmark's batches: the same batch resumed from its recorded state is bitwise a full replay
+    from dlsa_core.hspace import evaluate
+
+    tr = evaluate.seeds_trajectory(tiny, [1, 2, 3], steps=4)
+    base = evaluate.edit_batch(tiny, tr, None)
+    assert np.array_equal(base, sample(tiny, 3, steps=4, trajectory=tr).images[:, 0].numpy())
+    dd = 2.0 * edit.delta_on_grid(tiny_bank, "pc1", tr.timesteps, (1, 4))
+    full = sample(tiny, 3, steps=4, trajectory=tr, delta_h=dd).images[:, 0].numpy()
+    assert np.array_equal(evaluate.edit_batch(tiny, tr, dd), full) and not np.array_equal(full, base)
 
 
 def test_bank_names_and_roundtrip(tiny_bank, tmp_path):

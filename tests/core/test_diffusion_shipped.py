@@ -63,3 +63,27 @@ def test_shipped_ddpm_inverts_heldout_digits(ddpm):
     x = torch.as_tensor(load_mnist("test").images[:8]).float()[:, None] / 255
     rec = replay(ddpm, ddim_invert(ddpm, x, steps=50).trajectory)
     assert float(psnr(rec.images, x).mean()) >= 25.0
+
+
+def test_fashion_ddpm_loads_with_its_hash_and_records_its_dataset():
+    manifest = weights.read_manifest()
+    model = load_ddpm("ddpm-fashion-mnist", device="cpu")
+    assert model.sha256 == manifest["ddpm-fashion-mnist"]["model.safetensors"]["sha256"]
+    for key in weights.CARD_FIELDS:
+        assert key in model.card
+    assert model.card["train_config"]["dataset"] == "fashion-mnist"
+    assert "fashion-mnist" in model.card["data"] and "--dataset fashion-mnist" in model.card["command"][0]
+    q = model.card["metrics"]["quality_on_cpu"]["ddim20"]  # written by benchmarks/bench_ddpm.py
+    assert q["n"] >= 500 and q["fd_ratio"] > 0
+    out = sample(model, 4, steps=5, eta=0.0, seed=0)
+    assert out.images.shape == (4, 1, 28, 28) and torch.isfinite(out.images).all()
+
+
+def test_fashion_classifier_loads_with_its_hash_and_held_out_accuracy():
+    from dlsa_core.data import load_fashion_mnist
+
+    clf = load_classifier("fashion-mnist-classifier", device="cpu")
+    assert clf.card["dataset"] == "fashion-mnist" and clf.card["metrics"]["test_size"] == 10000
+    test = load_fashion_mnist("test")
+    acc = (predict_proba(clf, test.images[:1000]).argmax(1).numpy() == test.labels[:1000]).mean()
+    assert acc >= 0.8 and abs(acc - clf.card["metrics"]["test_accuracy"]) < 0.05

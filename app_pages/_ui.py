@@ -11,6 +11,7 @@ import io
 import json
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -83,12 +84,7 @@ def lazy_expander(label: str, key: str):
     collapsed ``st.expander`` still ships and renders its content, and the browser then downloads and
     compiles KaTeX (0.26 MB) for ``st.latex`` and the syntax highlighter (1.6 MB) for ``st.code`` on every
     first visit, seconds of main-thread work on a slow CPU before the page's figures appear.
-
-    Usage::
-
-        with _ui.lazy_expander("Reproduce in Python", "x.code") as exp:
-            if exp.open:
-                st.code(snippet)
+    Usage: ``with _ui.lazy_expander("Code", "x.code") as exp:`` then ``if exp.open: st.code(...)``.
     """
     return st.expander(label, key=key, on_change="rerun")
 
@@ -145,6 +141,30 @@ def download_json(label: str, payload: Any, file_name: str, *, key: str) -> None
         mime="application/json",
         key=key,
     )
+
+
+@st.cache_resource(show_spinner=False)
+def _stores() -> dict[str, OrderedDict]:
+    return {}
+
+
+def cached_with_progress(
+    name: str, fn: Callable[..., Any], *args: Any, bar=None, max_entries: int = 16
+) -> Any:
+    """``fn(*args, progress=...)``, remembered across sessions by ``(name, args)`` (the ``max_entries``
+    most recent), with its ``progress(fraction, text)`` calls drawn on ``bar`` (an ``st.empty()``).
+
+    Why not ``st.cache_data``: a cached function may not write to an element made outside it, so a long
+    computation inside one cannot report its stages. Results are shared, not copied: do not mutate them.
+    """
+    store = _stores().setdefault(name, OrderedDict())
+    if args not in store:
+        report = None if bar is None else (lambda frac, text: bar.progress(frac, text=text))
+        store[args] = fn(*args, progress=report)
+        while len(store) > max_entries:
+            store.popitem(last=False)
+    store.move_to_end(args)
+    return store[args]
 
 
 def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-from collections import OrderedDict
 
 import pandas as pd
 import streamlit as st
@@ -36,23 +35,8 @@ CHECKS = {
 }
 
 
-@st.cache_resource(show_spinner=False)
-def _fits() -> OrderedDict:
-    """Fitted analyses by settings, the 16 most recent. Not ``st.cache_data``: the fit reports its
-    stages to a progress bar, and a cached function may not write to an element made outside it."""
-    return OrderedDict()
-
-
-def analysis(dataset, n, d, scale, kernel, threshold, n_test, seed, *, bar=None) -> jsa.Analysis:
-    key = (dataset, n, d, scale, kernel, threshold, n_test, seed)
-    fits = _fits()
-    if key not in fits:
-        report = None if bar is None else (lambda frac, text: bar.progress(frac, text=text))
-        fits[key] = jsa.analyse(*key[:5], N_FUNCTIONS, *key[5:], progress=report)
-        while len(fits) > 16:
-            fits.popitem(last=False)
-    fits.move_to_end(key)
-    return fits[key]
+def _fit(dataset, n, d, scale, kernel, threshold, n_test, seed, *, progress=None) -> jsa.Analysis:
+    return jsa.analyse(dataset, n, d, scale, kernel, N_FUNCTIONS, threshold, n_test, seed, progress=progress)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -67,19 +51,9 @@ def sweep_point(*args) -> dict:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def comparison(dataset, n, d, scale, kernel, n_test, seed, ridge) -> jsa.Comparison:
-    digits = dataset == "digits"
-    return jsa.compare_baselines(
-        dataset,
-        n,
-        d,
-        scale,
-        20 if digits else 6,
-        seed,
-        kernel=kernel,
-        n_test=n_test,
-        ridge=ridge,
-        single_views=digits,
-    )
+    digits = dataset == "digits"  # digits: 20 features and the single-view baselines, as in the paper
+    return jsa.compare_baselines(dataset, n, d, scale, 20 if digits else 6, seed, kernel=kernel, n_test=n_test,
+                                 ridge=ridge, single_views=digits)  # fmt: skip
 
 
 def _apply_preset() -> None:
@@ -146,7 +120,7 @@ if slow := cap.slow_fit_warning(kernel, int(n), int(d)):
     st.warning(slow, icon="⏳")
 with _ui.timed("Fitting jointly smooth functions…"):
     bar = st.empty()  # stages of a long fit (k-NN at N = 20,000: ~40 s); empty again once it is done
-    res = _ui.guarded(analysis, *args, bar=bar)
+    res = _ui.guarded(_ui.cached_with_progress, "jsf.fit", _fit, *args, bar=bar)
     bar.empty()
 if res is None:
     st.info("Change the settings in the sidebar: e.g. fewer samples, a smaller d, or another kernel.")

@@ -38,3 +38,27 @@ def test_valid_values_pass_silently():
     assert not at.exception
     assert at.number_input(key="x.seed").value == 42
     assert [c.value for c in at.caption] and "x.mode=Z" in at.caption[0].value
+
+
+def test_cached_with_progress_computes_once_reports_and_evicts():
+    from app_pages import _ui
+
+    calls, bars = [], []
+
+    def work(x, *, progress=None):
+        calls.append(x)
+        progress(0.5, f"half of {x}")
+        return x * 2
+
+    class Bar:
+        def progress(self, frac, text):
+            bars.append((frac, text))
+
+    name = f"test.{id(calls)}"
+    assert _ui.cached_with_progress(name, work, 3, bar=Bar(), max_entries=2) == 6
+    assert _ui.cached_with_progress(name, work, 3, bar=Bar(), max_entries=2) == 6
+    assert calls == [3] and bars == [(0.5, "half of 3")]
+    _ui.cached_with_progress(name, work, 4, bar=Bar(), max_entries=2)
+    _ui.cached_with_progress(name, work, 5, bar=Bar(), max_entries=2)  # evicts 3, the least recent
+    _ui.cached_with_progress(name, work, 3, bar=Bar(), max_entries=2)
+    assert calls == [3, 4, 5, 3]

@@ -32,13 +32,17 @@ MATH = [
     r"\text{supervised: }\Delta h_t=\tfrac1{|\mathcal P|}\textstyle\sum_{i\in\mathcal P}h_t^{(i)}-"
     r"\tfrac1{|\mathcal N|}\sum_{i\in\mathcal N}h_t^{(i)}\ \ \text{(upper/lower half within each digit; }t<800)",
     r"\text{disentangled: }v\leftarrow\big[I-V(V^\top V)^{-1}V^\top\big]\,v",
+    r"\text{identity-safe: }\Delta h_t\perp u_{t,1},\dots,u_{t,8},\ \ u_{t,j}=\text{top right singular vectors of }"
+    r"\big[\partial\,m(x_0^{(i)})/\partial\Delta h_t\big]_{i\le600},\ \ m=\text{top logit}-\text{runner-up}",
     r"\text{Jacobian: }J_t=\partial\epsilon_\theta(x_t,h)/\partial h\big|_{h_t},\ \ J_t=U\Sigma W^\top,\ \ "
     r"\Delta h=w_k",
 ]
 MATH_NOTE = ("The edited ε is used in both terms of the update (Haas et al.), at every step unless a window is "
              "set. The style directions (thickness, slant, height, width) act at t < 800 only: edits at the two "
              "noisiest steps of 10 moved slant by under 0.2° (vs 3° over all steps), and an edit that starts later "
-             "replays the first steps from the unedited run. Strength 0 is the unedited sample bit for bit; the "
+             "replays the first steps from the unedited run. The style directions are also made orthogonal, at every step, to the 8 "
+             "directions along which 600 samples' classifier margins are most sensitive: this cut the slant "
+             "direction's digit flips from 21 % to 15 % of 100 seeds. Strength 0 is the unedited sample bit for bit; the "
              "same x_T (and noise maps) are reused.")  # fmt: skip
 
 

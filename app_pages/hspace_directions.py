@@ -26,7 +26,7 @@ PRESETS = {
     "Edit a real digit": {"hs.source": "held-out", "hs.test": 7, "hs.dir": "thickness", "hs.gamma": -1.0, "hs.view": "strip"},
 }  # fmt: skip
 NOTICE = {
-    "Thicker strokes": "The supervised thickness direction: mean h of the thicker minus the thinner half within each digit class, applied at t < 800 (class-mean span projected out).",
+    "Thicker strokes": "The supervised thickness direction: mean h of the thicker minus the thinner half within each digit class, applied at t < 800 (class-mean span and 8 identity-sensitive dimensions per step projected out).",
     "Slant, with a random control": "The slant changes steadily with γ; a random direction of the same norm barely moves it.",
     "Turn a 1 into a 7": "A class-mean difference: at γ≈1 the classifier reads a 7, and the stroke keeps its style.",
     "First principal component": "Unsupervised: PC1 of h at every step, one standard deviation per unit; it mixes identity and style.",

@@ -29,6 +29,7 @@ import torch
 from .. import weights
 from . import annotators as ann
 from .collect import collect_chunk
+from .identity import collect_margin_gradients, sensitive_subspace, step_vectors
 from .pca import timestep_pca
 from .supervised import mean_difference, project_out
 
@@ -124,8 +125,9 @@ def class_means(h: np.ndarray, digits: np.ndarray) -> tuple[np.ndarray, list[int
 
 
 def style_directions(
-    h: np.ndarray, attrs: dict[str, np.ndarray], *, frac: float, active: np.ndarray | None = None, means=None
-) -> dict[str, np.ndarray]:
+    h: np.ndarray, attrs: dict[str, np.ndarray], *, frac: float, active: np.ndarray | None = None, means=None,
+    sensitive: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
     """Supervised style directions ``{name: (S, d)}`` and their ``*_disentangled`` versions.
 
     Each is the within-class mean difference (top ``frac`` minus bottom ``frac`` of each digit class)
@@ -133,6 +135,9 @@ def style_directions(
     rather than which digit it is; ``<name>_disentangled`` also has the other style directions
     projected out. ``active (S,) bool`` is their edit window: they are zero at the other steps, and the
     projections are taken over the active steps only, so they stay zero there.
+    ``sensitive (S, k, d)``: an identity-sensitive subspace per step (:mod:`.identity`); every style
+    direction is also made orthogonal to it at every active step (one joint least-squares projection,
+    so all the orthogonalities hold exactly together).
     """
     n, steps, d = h.shape
     act = np.ones(steps, bool) if active is None else np.asarray(active, bool)
@@ -145,6 +150,10 @@ def style_directions(
     )
     centre = means[present].mean(0)
     identity = [(means[c] - centre) * mask for c in present]  # the span that moves between digit classes
+    if sensitive is not None:
+        if sensitive.shape[0] != steps or sensitive.shape[2] != d:
+            raise ValueError(f"sensitive must be ({steps}, k, {d}), got {sensitive.shape}")
+        identity += step_vectors(sensitive, act)
     groups = digits if np.bincount(digits, minlength=10).max() >= 10 else None  # tiny runs: one group
     sup = {
         a: project_out(mean_difference(h, attrs[a], groups=groups, frac=frac) * mask, identity) for a in STYLE
@@ -156,8 +165,9 @@ def style_directions(
 
 
 def build_directions(
-    h: np.ndarray, attrs: dict[str, np.ndarray], *, n_pcs: int, frac: float, active: np.ndarray | None = None
-):
+    h: np.ndarray, attrs: dict[str, np.ndarray], *, n_pcs: int, frac: float, active: np.ndarray | None = None,
+    sensitive: np.ndarray | None = None,
+):  # fmt: skip
     """Directions from collected h ``(n, S, d)`` and annotations. Returns (dirs (S, d) dict, class means, meta).
 
     PCA directions ``pc1..pcK`` (:func:`.pca.timestep_pca`) and the style directions of
@@ -169,7 +179,7 @@ def build_directions(
     dirs = {f"pc{j + 1}": pca.direction(j) for j in range(n_pcs)}
     digits = attrs["digit"]
     means, _ = class_means(h, digits)
-    dirs.update(style_directions(h, attrs, frac=frac, active=act, means=means))
+    dirs.update(style_directions(h, attrs, frac=frac, active=act, means=means, sensitive=sensitive))
     std = {}
     for a in ann.ATTRIBUTES:
         resid = [
@@ -192,11 +202,13 @@ def build_directions(
 def build_bank(
     model, n: int = 1000, *, steps: int = 20, eta: float = 0.0, seed: int = 10_000, batch_size: int = 50,
     n_pcs: int = 8, frac: float = 0.33, style_t_max: int | None = None, classifier=None,
-    cache: str | Path | None = None, log=print,
+    identity_k: int = 0, identity_n: int = 600, cache: str | Path | None = None, log=print,
 ) -> DirectionBank:  # fmt: skip
     """Generate, annotate and decompose; see the module docstring. ``cache`` makes it resumable.
 
     ``style_t_max``: the style directions act only at timesteps ``t < style_t_max`` (None: every step).
+    ``identity_k``: if positive, the style directions are made orthogonal to the top ``identity_k``
+    singular vectors per step of ``identity_n`` samples' classifier-margin gradients (:mod:`.identity`).
     """
     cache = Path(cache) if cache else None
     if cache:
@@ -222,9 +234,25 @@ def build_bank(
     attrs = ann.annotate(imgs, classifier)
     timesteps = model.ddim_scheduler(steps).timesteps.clone()
     active = None if style_t_max is None else (timesteps < int(style_t_max)).numpy()
-    dirs, means, meta = build_directions(h, attrs, n_pcs=n_pcs, frac=frac, active=active)
+    sensitive = None
+    if identity_k > 0:
+        clf = classifier if classifier is not None else ann._default_classifier()
+        grads = collect_margin_gradients(
+            model, clf, identity_n, steps=steps, batch_size=batch_size, cache=cache, log=log
+        )
+        sensitive = sensitive_subspace(grads, identity_k)
+        del grads
+    dirs, means, meta = build_directions(h, attrs, n_pcs=n_pcs, frac=frac, active=active, sensitive=sensitive)
     shape = model.h_shape
-    meta.update(steps=steps, eta=eta, seed=seed, style_t_max=style_t_max, build_s=time.perf_counter() - t0)
+    meta.update(
+        steps=steps,
+        eta=eta,
+        seed=seed,
+        style_t_max=style_t_max,
+        build_s=time.perf_counter() - t0,
+        identity_k=identity_k,
+        identity_n=identity_n if identity_k > 0 else 0,
+    )
     return DirectionBank(
         timesteps=timesteps,
         directions={k: torch.from_numpy(v).float().reshape(steps, *shape) for k, v in dirs.items()},
@@ -270,6 +298,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frac", type=float, default=0.33, help="fraction of each class taken from each end")
     p.add_argument("--style-t-max", type=int, default=None,
                    help="style directions act only at timesteps t < this (default: every step)")  # fmt: skip
+    p.add_argument(
+        "--identity-k",
+        type=int,
+        default=0,
+        help="make style directions orthogonal to this many identity-sensitive dimensions per step",
+    )
+    p.add_argument("--identity-n", type=int, default=600, help="samples whose margin gradients define them")
     p.add_argument("--seed", type=int, default=10_000)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default=DEFAULT_BANK)
@@ -283,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     bank = build_bank(
         model, args.n, steps=args.steps, seed=args.seed, batch_size=args.batch_size, n_pcs=args.n_pcs,
-        frac=args.frac, style_t_max=args.style_t_max, cache=args.cache,
+        frac=args.frac, style_t_max=args.style_t_max, identity_k=args.identity_k, identity_n=args.identity_n,
+        cache=args.cache,
     )  # fmt: skip
     argv_s = " ".join(sys.argv[1:] if argv is None else argv)
     card = {
@@ -299,6 +335,10 @@ def main(argv: list[str] | None = None) -> int:
             "n_samples": args.n,
             "n_per_end": f"{args.frac:.0%} of each digit class (within-class ranking)",
             "style_edit_window": "every step" if args.style_t_max is None else f"t < {args.style_t_max}",
+            "identity_subspace": "none"
+            if args.identity_k <= 0
+            else f"top {args.identity_k} singular vectors per step "
+            f"of {args.identity_n} samples' classifier-margin gradients (seeds 20000+2k), projected out of style directions",
             "pc_explained_ratio_step0": [round(x, 4) for x in bank.meta["explained_ratio"][0]],
             "attribute_std_within_class": {k: round(v, 3) for k, v in bank.meta["attribute_std"].items()},
         },

@@ -21,9 +21,10 @@ def tree_loss(
     eps: float,
     *,
     weights: torch.Tensor | None = None,
+    level_weights=None,
     return_parts: bool = False,
 ):
-    """Mean over the batch of ``(1/(d+1)) * sum_j sum_k w_jk MSE(node_jk, x)``.
+    """Mean over the batch of ``sum_j beta_j sum_k w_jk MSE(node_jk, x) / sum_j beta_j``.
 
     Parameters
     ----------
@@ -35,6 +36,10 @@ def tree_loss(
         Weight of non-winning children (1 = plain MSE on every child, 0 = pure WTA).
     weights : (B,), optional
         Per-sample loss weights (e.g. importance weights of a weighted sampler).
+    level_weights : sequence of d + 1 floats, optional
+        The paper's per-level weights beta_0 (root) .. beta_d (leaves), which it leaves unstated;
+        uniform by default. A heavier leaf weight lessens the pull of the inner nodes (weighted means of
+        their children) that draws siblings together.
 
     Returns
     -------
@@ -56,7 +61,21 @@ def tree_loss(
         w[ar, win] = 1.0
         per_level.append((w * mse).sum(1) / w.sum(1))
         idx = idx * k + win
-    per_sample = torch.stack(per_level, 1).mean(1)
+    levels = torch.stack(per_level, 1)
+    if level_weights is None:
+        per_sample = levels.mean(1)
+    else:
+        beta = torch.as_tensor(level_weights, dtype=levels.dtype, device=levels.device)
+        if (
+            beta.shape != (tree.depth + 1,)
+            or not torch.isfinite(beta).all()
+            or (beta < 0).any()
+            or beta.sum() <= 0
+        ):
+            raise ValueError(
+                f"level_weights must be {tree.depth + 1} finite non-negative numbers, got {level_weights}"
+            )
+        per_sample = levels @ beta / beta.sum()
     if weights is not None:
         per_sample = per_sample * weights
     loss = per_sample.mean()

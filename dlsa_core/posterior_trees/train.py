@@ -55,6 +55,7 @@ class TrainConfig:
     max_minutes: float | None = None
     ckpt_every: int = 200
     seed: int = 0
+    level_weights: tuple[float, ...] | None = None  # beta_0 (root) .. beta_d; None = uniform
 
     def __post_init__(self):
         if self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0 or self.epochs <= 0:
@@ -155,7 +156,7 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
         eps = epsilon_schedule(step / spe, t0=cfg.t0)
         leaves, logits = model(degrade(x, model_cfg.task))
         tree = PosteriorTree(leaves, logits.softmax(-1), model_cfg.branching, model_cfg.depth)
-        loss = tree_loss(tree, x, eps)
+        loss = tree_loss(tree, x, eps, level_weights=cfg.level_weights)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -353,6 +354,7 @@ def parse_args(argv=None):
     p.add_argument("--translate", type=int, default=d.translate_px)
     p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--level-weights", default=None, help="per-level loss weights root..leaves, e.g. 1,1,2")
     p.add_argument("--device", default=None)
     p.add_argument("--refit-head", action="store_true", help="stage 2 on an existing checkpoint")
     p.add_argument("--refit-epochs", type=int, default=60)
@@ -385,6 +387,9 @@ def main(argv=None) -> int:
             max_minutes=a.max_minutes,
             ckpt_every=a.ckpt_every,
             seed=a.seed,
+            level_weights=None
+            if a.level_weights is None
+            else tuple(float(v) for v in a.level_weights.split(",")),
         )
         model_cfg = TreeConfig(branching=a.branching, depth=a.depth, c_init=a.c_init, task=a.task)
     except (ValueError, FileNotFoundError) as exc:

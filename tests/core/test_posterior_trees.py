@@ -109,6 +109,19 @@ def test_loss_is_root_mse_when_leaves_coincide_and_plain_mse_at_eps_one():
     torch.testing.assert_close(tree_loss(tree, x, 0.0), ((imgs - x[:, None]) ** 2).mean())
 
 
+def test_level_weights_weigh_the_path_levels():
+    tree = random_tree(b=4)
+    x = torch.rand(4, 1, 28, 28, dtype=torch.float64)
+    imgs, _ = tree.path_nodes(tree.greedy_path(x))  # (B, d + 1, ...) root, level 1, leaf
+    per_level = ((imgs - x[:, None]) ** 2).flatten(2).mean(-1).mean(0)  # at eps = 0: the path MSEs
+    beta = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    torch.testing.assert_close(tree_loss(tree, x, 0.0, level_weights=beta), per_level @ beta / beta.sum())
+    torch.testing.assert_close(tree_loss(tree, x, 0.0, level_weights=[1, 1, 1]), tree_loss(tree, x, 0.0))
+    for bad in ([1.0, 1.0], [1.0, -1.0, 1.0], [0.0, 0.0, 0.0], [1.0, float("nan"), 1.0]):
+        with pytest.raises(ValueError):
+            tree_loss(tree, x, 0.0, level_weights=bad)
+
+
 def test_loss_gradient_reaches_the_probabilities_through_the_root():
     tree = random_tree(b=3)
     logits = torch.zeros(3, 9, dtype=torch.float64, requires_grad=True)

@@ -57,12 +57,26 @@ def forward_ms(model, x: torch.Tensor, repeats: int = 50) -> float:
     return 1000 * float(np.median(times))
 
 
-def baseline_samples(task, x, *, n_samples, steps, cache: Path, log=print):
-    """DDNM samples for each image (cached as .npy per image) and the sampling time of each image."""
+def balanced_indices(labels: np.ndarray, n: int) -> np.ndarray:
+    """``n`` test indices taking the classes in turn (the r-th image of every class, r = 0, 1, ...).
+
+    The held-out split is sorted by class (the first 50 images are all zeros), so its first n images
+    are not a fair sample for the baseline comparison.
+    """
+    labels = np.asarray(labels)
+    per_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    order = [idx[r] for r in range(max(map(len, per_class))) for idx in per_class if r < len(idx)]
+    return np.sort(np.array(order[:n], dtype=int))
+
+
+def baseline_samples(task, x, *, n_samples, steps, cache: Path, log=print, indices=None):
+    """DDNM samples for each image (cached as .npy per image, named by its index in the held-out split,
+    ``indices`` when ``x`` is a subset) and the sampling time of each image."""
     cache.mkdir(parents=True, exist_ok=True)
     ddpm = None
     out, secs = [], []
-    for i in range(len(x)):
+    indices = range(len(x)) if indices is None else [int(i) for i in indices]
+    for j, i in enumerate(indices):
         f, meta = cache / f"{i:04d}.npy", cache / f"{i:04d}.json"
         if f.is_file() and meta.is_file():
             out.append(torch.from_numpy(np.load(f)))
@@ -70,13 +84,13 @@ def baseline_samples(task, x, *, n_samples, steps, cache: Path, log=print):
             continue
         ddpm = ddpm or load_ddpm(DEFAULT_DDPM[task])
         t0 = time.perf_counter()
-        s = ddnm_inpaint(ddpm, degrade(x[i : i + 1], task), n_samples, steps=steps, seed=i)
+        s = ddnm_inpaint(ddpm, degrade(x[j : j + 1], task), n_samples, steps=steps, seed=i)
         dt = time.perf_counter() - t0
         np.save(f, s.numpy())
         meta.write_text(json.dumps({"seconds": dt, "steps": steps, "n_samples": n_samples}))
         out.append(s)
         secs.append(dt)
-        log(f"  baseline image {i + 1}/{len(x)}: {dt:.1f} s")
+        log(f"  baseline image {j + 1}/{len(x)} (test index {i}): {dt:.1f} s")
     return out, secs
 
 
@@ -90,13 +104,16 @@ def main(argv=None) -> int:
     p.add_argument(
         "--retime", type=int, default=1, help="re-sample this many images now, for a same-run ratio"
     )
+    p.add_argument(
+        "--balanced", action="store_true", help="baseline on class-balanced test images (not the first n)"
+    )
     p.add_argument("--update-card", action="store_true")
     p.add_argument("--json", default=None, help="also write the report here")
     a = p.parse_args(argv)
     configure_threads()
     model = load_tree_model(a.model)
     K, D, task = model.branching, model.depth, model.task
-    x_all, _ = load_task_images(task, "test")
+    x_all, labels = load_task_images(task, "test")
     x = x_all[: a.n_tree]
     rep: dict = {"model": a.model, "device": device_name(), "threads": torch.get_num_threads()}
 
@@ -113,7 +130,10 @@ def main(argv=None) -> int:
     nb = min(a.n_baseline, len(x))
     if nb and DEFAULT_DDPM[task] in weights.read_manifest():
         cache = REPO / "runs" / "bench" / f"ddnm-{task}-n{a.samples}-s{a.steps}"
-        samples, secs = baseline_samples(task, x[:nb], n_samples=a.samples, steps=a.steps, cache=cache)
+        sel = balanced_indices(labels[: len(x)], nb) if a.balanced else np.arange(nb)
+        samples, secs = baseline_samples(
+            task, x[sel], n_samples=a.samples, steps=a.steps, cache=cache, indices=sel
+        )
         leaves, counts, clu = [], [], []
         for s in samples:
             t0 = time.perf_counter()
@@ -123,10 +143,12 @@ def main(argv=None) -> int:
             counts.append(c)
         c = torch.stack(counts)
         bt = PosteriorTree(torch.stack(leaves), c.float() / a.samples, K, D, counts=c)
-        bper = tree_metrics(bt, x[:nb], task)
-        tper = {k: v[:nb] for k, v in per.items()}
+        bper = tree_metrics(bt, x[sel], task)
+        tper = {k: v[sel] for k, v in per.items()}
         rep["baseline"] = summarize(bper)
-        rep["baseline"]["ece"] = [round(calibration([bt], [x[:nb]], j)["ece"], 4) for j in range(1, D + 1)]
+        rep["baseline"]["ece"] = [round(calibration([bt], [x[sel]], j)["ece"], 4) for j in range(1, D + 1)]
+        rep["baseline_test_indices"] = "class-balanced" if a.balanced else f"the first {nb}"
+        rep["baseline_class_counts"] = np.bincount(np.asarray(labels)[sel]).tolist()
         rep["baseline"]["degenerate_leaf_fraction"] = round(float((c < 2).float().mean()), 4)
         rep["tree_on_baseline_images"] = summarize(tper)
         dp, dp_se = mean_sem(tper["psnr"][:, -1] - bper["psnr"][:, -1])

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ..diffusion import draw_trajectory
-from ..diffusion.hspace import MidBlockHook
+from ..diffusion.sampling import Trajectory
+from .edit import _loop
 
 
 def margin(logits: torch.Tensor) -> torch.Tensor:
@@ -33,9 +34,7 @@ def margin(logits: torch.Tensor) -> torch.Tensor:
     return top - others.max(1).values
 
 
-def margin_gradients(
-    model, classifier, x_T: torch.Tensor, *, steps: int, eta: float = 0.0, variance_noise=None
-) -> tuple[np.ndarray, np.ndarray]:
+def margin_gradients(model, classifier, trajectory: Trajectory) -> tuple[np.ndarray, np.ndarray]:
     """Gradient of the final image's classifier margin w.r.t. ``delta_h`` at every step.
 
     Parameters
@@ -43,10 +42,9 @@ def margin_gradients(
     model : DDPMBundle
     classifier : torch.nn.Module
         Maps ``(B, 1, 28, 28)`` images in [0, 1] to logits ``(B, 10)``.
-    x_T : (B, 1, 28, 28) float32
-        Starting noise (as drawn by :func:`dlsa_core.diffusion.draw_trajectory`).
-    steps : int
-        DDIM steps; the sampler runs as :func:`dlsa_core.diffusion.sample` does, with autograd on.
+    trajectory : Trajectory
+        The samples to differentiate (as drawn by :func:`dlsa_core.diffusion.draw_trajectory`); the
+        sampler is the editing loop (:func:`.edit._loop`, the same calls as ``sample``) with autograd on.
 
     Returns
     -------
@@ -55,29 +53,14 @@ def margin_gradients(
     digits : (B,) int64
         The classifier's class of each final image.
     """
-    sched = model.ddim_scheduler(steps)
-    b = x_T.shape[0]
-    dev = model.device
-    delta = torch.zeros(steps, b, *model.h_shape, device=dev, requires_grad=True)
-    x = x_T.to(dev)
-    req = [p.requires_grad for p in model.unet.parameters()]
-    for p in model.unet.parameters():
-        p.requires_grad_(False)
-    try:
-        with torch.enable_grad(), MidBlockHook(model.unet, delta_h=delta) as hook:
-            for i in range(steps):
-                hook.step = i
-                t = sched.timesteps[i]
-                eps = model.unet(x, t.to(dev).expand(b)).sample
-                z = None if variance_noise is None else variance_noise[i].to(dev)
-                x = sched.step(eps, t, x, eta=eta, variance_noise=z).prev_sample
-            logits = classifier(((x.float() + 1) / 2).clamp(0, 1))
-            m = margin(logits)
-            (g,) = torch.autograd.grad(m.sum(), delta)
-    finally:
-        for p, r in zip(model.unet.parameters(), req, strict=True):
-            p.requires_grad_(r)
-    grads = g.detach().permute(1, 0, 2, 3, 4).reshape(b, steps, -1).cpu().numpy().astype(np.float32)
+    b, steps = trajectory.n, trajectory.steps
+    delta = torch.zeros(steps, b, *model.h_shape, device=model.device, requires_grad=True)
+    with torch.enable_grad():
+        x0 = _loop(model, trajectory.x_T, trajectory, 0, delta)
+        # to_unit without its detach: the gradient has to reach delta
+        logits = classifier(((x0 + 1) / 2).clamp(0, 1).to(next(classifier.parameters()).device))
+        (g,) = torch.autograd.grad(margin(logits).sum(), delta)  # only delta's gradient is formed
+    grads = g.permute(1, 0, 2, 3, 4).reshape(b, steps, -1).cpu().numpy().astype(np.float32)
     return grads, logits.argmax(1).detach().cpu().numpy()
 
 
@@ -103,7 +86,7 @@ def collect_margin_gradients(
             out.append(np.load(path))
         else:
             tr = draw_trajectory(model, b, steps=steps, eta=0.0, seed=seed + 2 * k)
-            g, _ = margin_gradients(model, classifier, tr.x_T, steps=steps)
+            g, _ = margin_gradients(model, classifier, tr)
             out.append(g)
             if path is not None:
                 np.save(path, g)

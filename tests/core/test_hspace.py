@@ -9,7 +9,7 @@ import torch
 from dlsa_core.diffusion import DDPMConfig, bundle_from_state, sample
 from dlsa_core.hspace import annotators as ann
 from dlsa_core.hspace import bank as bank_mod
-from dlsa_core.hspace import edit, jacobian, pca, supervised
+from dlsa_core.hspace import edit, identity, jacobian, pca, supervised
 from dlsa_core.hspace.collect import collect_h
 
 
@@ -81,10 +81,11 @@ def test_mean_difference_is_within_groups():
     assert pooled[1] > 5
 
 
-def test_style_directions_respect_their_edit_window():
+@pytest.mark.parametrize("with_sensitive", [False, True])
+def test_style_directions_respect_their_edit_window(with_sensitive):
     """Zero outside the active steps, orthogonal to the class-mean span and to each other after
-    disentangling, and equal to the plain within-class mean difference on the active steps where
-    nothing is projected (no class structure)."""
+    disentangling, and, with an identity-sensitive subspace, to that subspace at every active step
+    (all in one projection); the planted slant axis survives."""
     rng = np.random.default_rng(3)
     n, steps, d = 120, 4, 6
     digits = np.repeat([0, 1, 2], n // 3)
@@ -95,12 +96,18 @@ def test_style_directions_respect_their_edit_window():
     h = rng.normal(size=(n, steps, d)) * 0.1 + offsets[digits]
     h[:, :, 0] += 2 * attrs["slant"][:, None]
     act = np.array([False, True, True, True])
-    dirs = bank_mod.style_directions(h, attrs, frac=0.5, active=act)
+    # two random dimensions per step, orthogonal to the planted axis so that it can survive
+    sens = identity.sensitive_subspace(rng.normal(size=(30, steps, d)) * (np.arange(d) > 0), 2)
+    dirs = bank_mod.style_directions(
+        h, attrs, frac=0.5, active=act, sensitive=sens if with_sensitive else None
+    )
     means, present = bank_mod.class_means(h, digits)
     for name, v in dirs.items():
         assert v.shape == (steps, d) and np.abs(v[0]).max() == 0, name
         for c in present:
             assert abs(np.sum(v * (means[c] - means[present].mean(0)))) < 1e-8
+        if with_sensitive:
+            np.testing.assert_allclose(np.einsum("skd,sd->sk", sens[1:], v[1:]), 0, atol=1e-8)
     for k in bank_mod.STYLE:
         for m in bank_mod.STYLE:
             if m != k:
@@ -108,6 +115,8 @@ def test_style_directions_respect_their_edit_window():
     assert dirs["slant"][1:, 0].min() > 2.0  # the planted axis survives (2 x the upper-lower half gap ~ 3.2)
     with pytest.raises(ValueError):
         bank_mod.style_directions(h, attrs, frac=0.5, active=np.zeros(steps, bool))
+    with pytest.raises(ValueError):
+        bank_mod.style_directions(h, attrs, frac=0.5, active=act, sensitive=sens[:, :, :3])
 
 
 # ----------------------------------------------------------------------------- Jacobian

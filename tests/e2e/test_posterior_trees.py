@@ -15,14 +15,16 @@ NODES_JS = """(i) => {
 }"""
 
 
-def _tree_plot_index(page) -> int:
-    n = page.locator(".js-plotly-plot").count()
-    for i in range(n):
-        if page.evaluate(
-            f"() => document.querySelectorAll('.js-plotly-plot')[{i}].data.some(t => t.name === 'nodes')"
-        ):
-            return i
-    raise AssertionError("no tree diagram on the page")
+def _tree_plot_index(page, timeout_ms: int = 30_000) -> int:
+    """Index of the Plotly chart holding the tree; Plotly draws after the page's text (under load,
+    seconds later), so wait for it."""
+    handle = page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+                 .findIndex(p => (p.data || []).some(t => t.name === 'nodes')) + 1""",
+        timeout=timeout_ms,
+        polling=200,
+    )  # index + 1, so that "not yet" (0) keeps waiting and a found index 0 ends the wait
+    return int(handle.json_value()) - 1
 
 
 def _click_node(page, node_id: str) -> None:

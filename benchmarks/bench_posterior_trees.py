@@ -42,6 +42,7 @@ from dlsa_core.posterior_trees import (  # noqa: E402
 )
 from dlsa_core.posterior_trees.baseline import DEFAULT_DDPM, ddnm_inpaint, hierarchical_kmeans  # noqa: E402
 from dlsa_core.posterior_trees.metrics import concat, mean_sem  # noqa: E402
+from dlsa_core.posterior_trees.reference import reference_tree  # noqa: E402
 
 
 def forward_ms(model, x: torch.Tensor, repeats: int = 50) -> float:
@@ -107,6 +108,12 @@ def main(argv=None) -> int:
     p.add_argument(
         "--balanced", action="store_true", help="baseline on class-balanced test images (not the first n)"
     )
+    p.add_argument(
+        "--reference",
+        type=int,
+        default=100,
+        help="neighbours per image for the empirical-posterior reference tree on all n-tree images (0: off)",
+    )
     p.add_argument("--update-card", action="store_true")
     p.add_argument("--json", default=None, help="also write the report here")
     a = p.parse_args(argv)
@@ -126,6 +133,15 @@ def main(argv=None) -> int:
     rep["tree_forward_ms_batch1"] = round(forward_ms(model, x), 2)
     rise = np.diff(rep["tree"]["psnr"])
     rep["psnr_rise_per_level_db"] = np.round(rise, 3).tolist()
+    if a.reference:  # what quantizing real completions gives: a model-free scale for the per-level rise
+        pool, _ = load_task_images(task, "train")
+        rt = reference_tree(degrade(x, task), pool, n_samples=a.reference, branching=K, depth=D)
+        rep["reference"] = summarize(tree_metrics(rt, x, task))
+        rep["reference"]["psnr_rise_per_level_db"] = np.round(np.diff(rep["reference"]["psnr"]), 3).tolist()
+        rep["reference"]["what"] = (
+            f"hierarchical k-means of the {a.reference} training images nearest on the observed rows "
+            f"(pool {len(pool)}), observed rows set to y"
+        )
 
     nb = min(a.n_baseline, len(x))
     if nb and DEFAULT_DDPM[task] in weights.read_manifest():

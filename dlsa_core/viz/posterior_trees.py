@@ -19,6 +19,7 @@ from dlsa_core.viz.theme import plotly_white
 
 BLUE, ORANGE, GREEN, VERMILLION, GREY = "#0072B2", "#E69F00", "#009E73", "#D55E00", "#888888"
 ROOT_ID = "root"
+LABEL_GAP = 0.27  # room under a thumbnail for its label, in leaf-slot units
 
 
 def path_id(path) -> str:
@@ -104,7 +105,8 @@ def make_tree_figure(
             if kind != style:
                 continue
             ex += [px_, x, None]
-            ey += [py_ * yscale - size / 2, y * yscale + size / 2, None]
+            # start below the parent's probability label, so the edges never cross it
+            ey += [py_ * yscale - size / 2 - LABEL_GAP, y * yscale + size / 2, None]
         colour, width = {"plain": (GREY, 1), "gt": (GREEN, 4), "focus": (BLUE, 3)}[style]
         fig.add_trace(
             go.Scatter(x=ex, y=ey, mode="lines", line=dict(color=colour, width=width), hoverinfo="skip",

@@ -227,7 +227,8 @@ if st.toggle(
     rows = ex.benchmark_rows(m.card.get("metrics", {}).get("benchmark", {}))
     if rows:
         st.markdown(
-            "**Benchmark** (`benchmarks/bench_posterior_trees.py`): tree vs baseline on the same images"
+            "**Benchmark** (`benchmarks/bench_posterior_trees.py`): the tree beside a nearest-neighbour reference "
+            "and the diffusion baseline"
         )
         st.dataframe(pd.DataFrame(rows), hide_index=True)
         st.caption(ex.benchmark_note(m.card["metrics"]["benchmark"]))

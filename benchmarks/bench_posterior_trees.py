@@ -192,9 +192,13 @@ def main(argv=None) -> int:
             ddpm, t_tree, t_base = load_ddpm(DEFAULT_DDPM[task]), [], []
             for i in range(min(a.retime, nb)):
                 y = degrade(x[i : i + 1], task)
-                t0 = time.perf_counter()
-                model.predict_tree(y)
-                t_tree.append(time.perf_counter() - t0)
+                # one ~5 ms call is at the mercy of the scheduler: take the median of 21 on this input
+                calls = []
+                for _ in range(21):
+                    t0 = time.perf_counter()
+                    model.predict_tree(y)
+                    calls.append(time.perf_counter() - t0)
+                t_tree.append(float(np.median(calls)))
                 t0 = time.perf_counter()
                 s = ddnm_inpaint(ddpm, y, a.samples, steps=a.steps, seed=i)
                 hierarchical_kmeans(s, K, D, n_init=5, seed=0)
@@ -203,6 +207,7 @@ def main(argv=None) -> int:
                 "images": len(t_base),
                 "baseline_s": round(float(np.mean(t_base)), 2),
                 "tree_ms": round(1000 * float(np.mean(t_tree)), 2),
+                "tree_timing": "median of 21 calls per image at batch 1",
                 "ratio": round(float(np.mean(t_base) / np.mean(t_tree))),
             }
     t, b = rep["tree"], rep.get("baseline")

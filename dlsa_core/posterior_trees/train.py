@@ -210,6 +210,8 @@ def refit_head(
 
     Writes ``<out>/refit/model.safetensors`` and ``refit.json`` (history, best epoch, metrics).
     """
+    if max_train < 1:
+        raise ValueError(f"max_train must be >= 1, got {max_train}")
     configure_threads()
     out = Path(out_dir)
     state = read_state(out)
@@ -359,6 +361,12 @@ def parse_args(argv=None):
     p.add_argument("--refit-head", action="store_true", help="stage 2 on an existing checkpoint")
     p.add_argument("--refit-epochs", type=int, default=60)
     p.add_argument(
+        "--refit-max-train",
+        type=int,
+        default=10_000,
+        help="training images the head refit sees (a random subset)",
+    )
+    p.add_argument(
         "--export", default=None, metavar="NAME", help="write weights + card to assets/weights/NAME"
     )
     return p.parse_args(argv)
@@ -369,7 +377,7 @@ def main(argv=None) -> int:
     out = a.out or f"checkpoints/tree-{a.task}-k{a.branching}d{a.depth}"
     try:
         if a.refit_head:
-            info = refit_head(out, epochs=a.refit_epochs, seed=a.seed)
+            info = refit_head(out, epochs=a.refit_epochs, seed=a.seed, max_train=a.refit_max_train)
             print(f"refit: best validation leaf NLL {info['best_val_leaf_nll']}; {info['val_metrics']}")
             return 0
         if a.export:

@@ -230,7 +230,10 @@ if st.toggle(
             "**Benchmark** (`benchmarks/bench_posterior_trees.py`): the tree beside a nearest-neighbour reference "
             "and the diffusion baseline"
         )
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        num = st.column_config.NumberColumn(format="%.2f")
+        st.dataframe(
+            pd.DataFrame(rows), hide_index=True, column_config={k: num for k in rows[0] if k != "measure"}
+        )
         st.caption(ex.benchmark_note(m.card["metrics"]["benchmark"]))
 
 _ui.math_expander(ex.MATH, ex.MATH_NOTE, key="pt.math")  # fmt: skip

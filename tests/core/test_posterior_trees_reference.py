@@ -73,14 +73,37 @@ def _bench(with_ref=True, with_base=True):
 def test_benchmark_rows_put_the_reference_beside_the_tree_and_the_baseline():
     from dlsa_core.posterior_trees.explore import benchmark_note, benchmark_rows
 
-    rows = benchmark_rows(_bench())
-    assert [r["depth"] for r in rows] == [0, 1, 2]
-    assert rows[2]["reference PSNR (dB)"] == 16.1 and rows[1]["reference NLL"] == 1.02
-    assert rows[2]["baseline PSNR (dB)"] == 14.0 and rows[2]["tree NLL, baseline images"] == 1.9
-    assert rows[0]["tree NLL"] == 0.0
-    only_ref = benchmark_rows(_bench(with_base=False))
-    assert "baseline PSNR (dB)" not in only_ref[0] and only_ref[2]["tree PSNR (dB)"] == 16.5
-    assert "reference PSNR (dB)" not in benchmark_rows(_bench(with_ref=False))[0]
+    rows = {r["measure"]: r for r in benchmark_rows(_bench())}
+    assert list(rows) == [
+        "PSNR, tree (500 images)",
+        "PSNR, reference (500 images)",
+        "PSNR, tree (120 images)",
+        "PSNR, baseline (120 images)",
+        "NLL, tree (500 images)",
+        "NLL, reference (500 images)",
+        "NLL, tree (120 images)",
+        "NLL, baseline (120 images)",
+    ]
+    assert rows["PSNR, reference (500 images)"]["depth 2"] == 16.1
+    assert rows["NLL, reference (500 images)"]["depth 1"] == 1.02
+    assert rows["PSNR, baseline (120 images)"]["depth 2"] == 14.0
+    assert rows["NLL, tree (120 images)"]["depth 2"] == 1.9
+    assert rows["NLL, tree (500 images)"]["depth 0"] == 0.0
+    only_ref = [r["measure"] for r in benchmark_rows(_bench(with_base=False))]
+    assert only_ref == [
+        "PSNR, tree (500 images)",
+        "PSNR, reference (500 images)",
+        "NLL, tree (500 images)",
+        "NLL, reference (500 images)",
+    ]
+    assert not any("reference" in r["measure"] for r in benchmark_rows(_bench(with_ref=False)))
     assert benchmark_rows(_bench(with_ref=False, with_base=False)) == []
     note = benchmark_note(_bench())
-    assert "the 100 nearest" in note and "120 of them (class-balanced)" in note
+    assert (
+        "the 100 nearest" in note
+        and "120 of them (class-balanced)" in note
+        and note.endswith("faster (shared CPU).")
+    )
+    bench = _bench()
+    bench["same_run_timing"] = {"images": 3, "baseline_s": 8.3, "tree_ms": 7.68, "ratio": 1080}
+    assert benchmark_note(bench).endswith("on 3 input(s): 8.3 s vs 7.68 ms, 1,080×.")

@@ -32,7 +32,6 @@ from dlsa_core import weights  # noqa: E402
 from dlsa_core.device import configure_threads, device_name  # noqa: E402
 from dlsa_core.diffusion import load_ddpm  # noqa: E402
 from dlsa_core.posterior_trees import (  # noqa: E402
-    PosteriorTree,
     calibration,
     degrade,
     load_task_images,
@@ -40,7 +39,7 @@ from dlsa_core.posterior_trees import (  # noqa: E402
     summarize,
     tree_metrics,
 )
-from dlsa_core.posterior_trees.baseline import DEFAULT_DDPM, ddnm_inpaint, hierarchical_kmeans  # noqa: E402
+from dlsa_core.posterior_trees.baseline import DEFAULT_DDPM, ddnm_inpaint, samples_tree  # noqa: E402
 from dlsa_core.posterior_trees.metrics import concat, mean_sem  # noqa: E402
 from dlsa_core.posterior_trees.reference import reference_tree  # noqa: E402
 
@@ -150,15 +149,10 @@ def main(argv=None) -> int:
         samples, secs = baseline_samples(
             task, x[sel], n_samples=a.samples, steps=a.steps, cache=cache, indices=sel
         )
-        leaves, counts, clu = [], [], []
-        for s in samples:
-            t0 = time.perf_counter()
-            lv, c = hierarchical_kmeans(s, K, D, n_init=5, seed=0)
-            clu.append(time.perf_counter() - t0)
-            leaves.append(lv)
-            counts.append(c)
-        c = torch.stack(counts)
-        bt = PosteriorTree(torch.stack(leaves), c.float() / a.samples, K, D, counts=c)
+        t0 = time.perf_counter()
+        bt = samples_tree(samples, K, D, n_init=5, seed=0)
+        clu = (time.perf_counter() - t0) / len(samples)  # k-means seconds per image
+        c = bt.counts
         bper = tree_metrics(bt, x[sel], task)
         tper = {k: v[sel] for k, v in per.items()}
         rep["baseline"] = summarize(bper)
@@ -201,7 +195,7 @@ def main(argv=None) -> int:
                 t_tree.append(float(np.median(calls)))
                 t0 = time.perf_counter()
                 s = ddnm_inpaint(ddpm, y, a.samples, steps=a.steps, seed=i)
-                hierarchical_kmeans(s, K, D, n_init=5, seed=0)
+                samples_tree([s], K, D, n_init=5, seed=0)
                 t_base.append(time.perf_counter() - t0)
             rep["same_run_timing"] = {
                 "images": len(t_base),

@@ -127,6 +127,25 @@ def hierarchical_kmeans(
     return torch.from_numpy(leaves).float().reshape(n_leaves, *samples.shape[1:]), torch.from_numpy(counts)
 
 
+def samples_tree(samples, branching: int, depth: int, *, n_init: int = 5, seed: int = 0) -> PosteriorTree:
+    """One tree per input from its posterior samples by :func:`hierarchical_kmeans`.
+
+    Parameters
+    ----------
+    samples : sequence of (N, 1, 28, 28) tensors, one per input (the same N for all)
+
+    Returns
+    -------
+    PosteriorTree with ``.counts (B, K**d)`` samples per leaf and ``.probs = counts / N``.
+    """
+    leaves, counts = zip(
+        *(hierarchical_kmeans(s, branching, depth, n_init=n_init, seed=seed) for s in samples), strict=True
+    )
+    counts = torch.stack(counts)
+    n = counts.sum(1, keepdim=True).clamp_min(1)
+    return PosteriorTree(torch.stack(leaves), counts.float() / n, branching, depth, counts=counts)
+
+
 @dataclass
 class BaselineTiming:
     sampling_s: float
@@ -162,19 +181,16 @@ def baseline_tree(
         from ..diffusion import load_ddpm
 
         ddpm = load_ddpm(DEFAULT_DDPM[task])
-    all_leaves, all_counts = [], []
-    t_samp = t_clu = 0.0
+    samples, t_samp = [], 0.0
     for i in range(y.shape[0]):
         t0 = time.perf_counter()
         prog = None if progress is None else (lambda f, i=i: progress((i + f) / y.shape[0]))
-        s = ddnm_inpaint(ddpm, y[i : i + 1], n_samples, steps=steps, eta=eta, seed=seed + i, progress=prog)
-        t1 = time.perf_counter()
-        leaves, counts = hierarchical_kmeans(s, branching, depth, n_init=n_init, seed=seed)
-        t_clu += time.perf_counter() - t1
-        t_samp += t1 - t0
-        all_leaves.append(leaves)
-        all_counts.append(counts)
+        samples.append(
+            ddnm_inpaint(ddpm, y[i : i + 1], n_samples, steps=steps, eta=eta, seed=seed + i, progress=prog)
+        )
+        t_samp += time.perf_counter() - t0
+    t1 = time.perf_counter()
+    tree = samples_tree(samples, branching, depth, n_init=n_init, seed=seed)
     if timing is not None:
-        timing.update(sampling_s=t_samp, clustering_s=t_clu)
-    counts = torch.stack(all_counts)
-    return PosteriorTree(torch.stack(all_leaves), counts.float() / n_samples, branching, depth, counts=counts)
+        timing.update(sampling_s=t_samp, clustering_s=time.perf_counter() - t1)
+    return tree

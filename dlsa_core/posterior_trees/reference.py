@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .baseline import hierarchical_kmeans
+from .baseline import samples_tree
 from .tasks import check_images, observed_mask
 from .tree import PosteriorTree
 
@@ -72,9 +72,4 @@ def reference_tree(
     """
     if branching < 2 or depth < 1:
         raise ValueError("need branching >= 2 and depth >= 1")
-    samples = nearest_completions(y, pool, n_samples)
-    leaves, counts = zip(
-        *(hierarchical_kmeans(s, branching, depth, n_init=n_init, seed=seed) for s in samples), strict=True
-    )
-    counts = torch.stack(counts)
-    return PosteriorTree(torch.stack(leaves), counts.float() / n_samples, branching, depth, counts=counts)
+    return samples_tree(nearest_completions(y, pool, n_samples), branching, depth, n_init=n_init, seed=seed)

@@ -21,7 +21,7 @@ import torch
 
 from dlsa_core import hspace
 from dlsa_core.hspace import annotators as ann
-from dlsa_core.hspace import evaluate
+from dlsa_core.hspace import evaluate, instrument
 from dlsa_core.hspace.edit import clear_cache, delta_on_grid, random_direction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +89,8 @@ def style_targets(model, bank, n_seeds: int, steps: int) -> None:
     """thickness/slant at +1 and -1: right way and digit kept on generated seeds."""
     seeds = range(1000, 1000 + n_seeds)
     traj = evaluate.seeds_trajectory(model, seeds, steps=steps)
-    base = ann.annotate(evaluate.edit_batch(model, traj, None))
+    images = evaluate.edit_batch(model, traj, None)
+    base = ann.annotate(images)
     for name in ("thickness", "slant"):
         d = delta_on_grid(bank, name, traj.timesteps)
         for g in (1.0, -1.0):
@@ -98,6 +99,16 @@ def style_targets(model, bank, n_seeds: int, steps: int) -> None:
             ok = "ok" if r >= 0.9 and kept >= 0.9 else "MISSED"
             print(f"{name:>10} γ={g:+.0f}: {name} moves the right way on {r:.0%}, digit kept on {kept:.0%} "
                   f"(mean Δ {ch[name].mean():+.3f} {ann.UNITS[name]})  [{ok}]")  # fmt: skip
+            exact_counterpart(images, base, name, ch[name].mean())
+
+
+def exact_counterpart(images, base, name: str, mean_change: float, indent: str = "           ") -> None:
+    """The instrument check: an exact transform of the same images with the edit's mean change."""
+    m = instrument.matched_transform(images, name, mean_change, before=base)
+    what = "thickening/thinning by a blend of" if name == "thickness" else "shear by"
+    unit = "" if name == "thickness" else "°"
+    print(f"{indent}exact counterpart ({what} {m['parameter']:+.3f}{unit}, same mean Δ): read the right way on "
+          f"{m['right_way']:.0%}, digit kept on {m['digit_kept']:.0%}")  # fmt: skip
 
 
 def effect_targets(model, bank, n_seeds: int, steps: int) -> dict:
@@ -167,8 +178,10 @@ def heldout_targets(model, bank, n_seeds: int, steps: int) -> None:
                 base_r, ann.annotate(evaluate.edit_batch(model, inv.trajectory, g * d))
             )
             r, kept = sign_rate(ch[name], int(g)), ch["digit_kept"].mean()
-            print(f"   held-out {name} γ={g:+.0f}: right way on {r:.0%}, digit kept on {kept:.0%}  "
+            print(f"   held-out {name} γ={g:+.0f}: right way on {r:.0%}, digit kept on {kept:.0%} "
+                  f"(mean Δ {ch[name].mean():+.3f} {ann.UNITS[name]})  "
                   f"[{'ok' if r >= 0.9 and kept >= 0.9 else 'MISSED'}]")  # fmt: skip
+            exact_counterpart(rec, base_r, name, ch[name].mean(), indent="      ")
 
 
 def targets(n_seeds: int, steps: int, write: bool, parts: str = "dirs,effects,heldout") -> None:

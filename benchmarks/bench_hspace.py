@@ -22,10 +22,10 @@ import torch
 from dlsa_core import hspace
 from dlsa_core.hspace import annotators as ann
 from dlsa_core.hspace import evaluate, instrument
+from dlsa_core.hspace.bank import STYLE
 from dlsa_core.hspace.edit import clear_cache, delta_on_grid, random_direction
 
 ROOT = Path(__file__).resolve().parents[1]
-STYLE = ["thickness", "slant", "height", "width"]
 
 
 def best_of(fn, repeat: int = 5) -> float:

@@ -31,7 +31,7 @@ def diffusion_invert(model, images, *, steps: int = 20, eta: float = 1.0, seed: 
 
 
 def list_directions(bank=None) -> list[str]:
-    """Names :func:`edit_images` accepts: ``pc1``.., ``thickness``, ``slant``, ``height``, ``width``,
+    """Names :func:`edit_images` accepts: ``pc1``.., ``thickness``, ``slant``, ``width``,
     their ``*_disentangled`` versions and digit-to-digit directions such as ``digit_1_to_7``
     (any ``digit_a_to_b`` works)."""
     return (bank or default_bank()).names()

@@ -167,6 +167,13 @@ def test_annotators_on_synthetic_strokes():
     np.testing.assert_allclose(ann.height(rect), 10 + 1 / 3 + 0.5, atol=1e-12)
     np.testing.assert_allclose(ann.width(rect), 12, atol=1e-12)
     assert ann.height(np.zeros((1, 28, 28)))[0] == 0
+    # width is that of the upright digit: a leaning bar is as wide as an upright one, not its bounding box
+    leaning = np.stack([_bar(3, -0.3), _bar(3, 0.2), _bar(5, 0.25)])
+    np.testing.assert_allclose(ann.width(leaning), [3, 3, 5], atol=0.4)
+    assert np.all(ann.width(_bar(3, -0.3)[None]) < ann.width(_bar(4)[None]))
+    np.testing.assert_allclose(ann.slant(ann.deslant(leaning)), 0, atol=1e-6)
+    np.testing.assert_allclose(ann.height(ann.deslant(leaning)), ann.height(leaning), atol=1e-12)
+    np.testing.assert_array_equal(ann.deslant(rect), rect)  # upright: unchanged
     assert ann.thickness(np.zeros((1, 28, 28)))[0] == 0
     with pytest.raises(ValueError):
         ann.slant(np.full((1, 28, 28), np.nan))

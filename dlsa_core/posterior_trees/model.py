@@ -3,8 +3,11 @@
 Architecture (Nehme et al. 2024, App. A.1, narrowed for CPU): the 28x28 input is padded to 32x32;
 each resolution has two Conv3x3 -> GroupNorm -> LeakyReLU(0.2) blocks; 2x average pooling down,
 2x nearest-neighbour up with skip concatenation; widths ``c_init * K**d * 2**level`` (the paper's
-proportionality to the number of leaves). The last 1x1 convolution is shared by all leaves and
-outputs K**d residuals added to the input (residual learning). The probability head global-average-
+proportionality to the number of leaves). With ``decoder="shared"`` the last 1x1 convolution is shared
+by all leaves and outputs K**d residuals added to the input (residual learning); with ``"grouped"``
+(the paper's *encoder-shared* variant, which it used for inpainting because full sharing reduced the
+leaves' diversity) the decoder is split into K**d disjoint decoders by grouped convolutions, each fed an
+equal, interleaved share of the encoder's features. The probability head global-average-
 pools every decoder level, concatenates, and maps through an MLP (d_f -> 256 -> 64 -> K**d, BatchNorm1d
 + SiLU between layers) to one softmax over the leaves.
 """
@@ -25,6 +28,7 @@ from .tasks import IMAGE_SIZE, check_images, get_task
 from .tree import PosteriorTree
 
 PAD = 2  # 28 -> 32, so that three halvings stay integer
+DECODERS = ("shared", "grouped")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class TreeConfig:
         Hidden widths of the probability MLP.
     task : str
         Restoration task (see :mod:`.tasks`).
+    decoder : {"shared", "grouped"}
+        One decoder for all leaves, or one per leaf (grouped convolutions, ``groups = K**d``).
     """
 
     branching: int = 3
@@ -51,6 +57,7 @@ class TreeConfig:
     levels: int = 3
     head_hidden: tuple[int, ...] = (256, 64)
     task: str = "mnist-inpaint"
+    decoder: str = "shared"
 
     def __post_init__(self):
         object.__setattr__(self, "head_hidden", tuple(int(h) for h in self.head_hidden))
@@ -59,6 +66,8 @@ class TreeConfig:
         if self.c_init < 1 or not 1 <= self.levels <= 3:
             raise ValueError("c_init >= 1 and 1 <= levels <= 3 are required")
         get_task(self.task)
+        if self.decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, got {self.decoder!r}")
 
     @property
     def n_leaves(self) -> int:
@@ -88,15 +97,31 @@ def _groups(c: int) -> int:
 
 
 class ConvBlock(nn.Sequential):
-    def __init__(self, cin: int, cout: int):
+    """Two Conv3x3 -> GroupNorm -> LeakyReLU(0.2). With ``groups > 1`` the convolutions are grouped and
+    every norm group lies inside one convolution group, so the groups never mix."""
+
+    def __init__(self, cin: int, cout: int, groups: int = 1):
+        norm = _groups(cout) if groups == 1 else groups
         super().__init__(
-            nn.Conv2d(cin, cout, 3, padding=1),
-            nn.GroupNorm(_groups(cout), cout),
+            nn.Conv2d(cin, cout, 3, padding=1, groups=groups),
+            nn.GroupNorm(norm, cout),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(cout, cout, 3, padding=1),
-            nn.GroupNorm(_groups(cout), cout),
+            nn.Conv2d(cout, cout, 3, padding=1, groups=groups),
+            nn.GroupNorm(norm, cout),
             nn.LeakyReLU(0.2),
         )
+
+
+def interleave(a: torch.Tensor, b: torch.Tensor, groups: int) -> torch.Tensor:
+    """Concatenate channels so that group g of the result holds group g of ``a`` then group g of ``b``.
+
+    ``a (B, Ca, H, W)``, ``b (B, Cb, H, W)`` with Ca and Cb divisible by ``groups``; a grouped
+    convolution on the result gives every group an equal share of both.
+    """
+    n, _, hh, ww = a.shape
+    return torch.cat([a.reshape(n, groups, -1, hh, ww), b.reshape(n, groups, -1, hh, ww)], 2).reshape(
+        n, -1, hh, ww
+    )
 
 
 class TreeUNet(nn.Module):
@@ -106,9 +131,10 @@ class TreeUNet(nn.Module):
         super().__init__()
         self.config = config
         w = config.widths
+        self.groups = g = config.n_leaves if config.decoder == "grouped" else 1
         self.enc = nn.ModuleList([ConvBlock(1, w[0])] + [ConvBlock(w[i - 1], w[i]) for i in range(1, len(w))])
-        self.dec = nn.ModuleList([ConvBlock(w[i + 1] + w[i], w[i]) for i in reversed(range(len(w) - 1))])
-        self.out = nn.Conv2d(w[0], config.n_leaves, 1)
+        self.dec = nn.ModuleList([ConvBlock(w[i + 1] + w[i], w[i], g) for i in reversed(range(len(w) - 1))])
+        self.out = nn.Conv2d(w[0], config.n_leaves, 1, groups=g)
         nn.init.zeros_(self.out.weight)  # start at "every leaf = input": the MSE warm-up begins calmly
         nn.init.zeros_(self.out.bias)
         d_f = sum(w[:-1])
@@ -133,7 +159,7 @@ class TreeUNet(nn.Module):
         pooled = []
         for block, skip in zip(self.dec, reversed(skips[:-1]), strict=False):
             h = F.interpolate(h, scale_factor=2.0, mode="nearest")
-            h = block(torch.cat([h, skip], 1))
+            h = block(torch.cat([h, skip], 1) if self.groups == 1 else interleave(h, skip, self.groups))
             pooled.append(h.mean((2, 3)))
         res = self.out(h)[..., PAD : PAD + IMAGE_SIZE, PAD : PAD + IMAGE_SIZE]
         leaves = y + res  # residual to the input, (B, K**d, 28, 28)

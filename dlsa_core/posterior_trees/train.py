@@ -344,6 +344,8 @@ def parse_args(argv=None):
     p.add_argument("-K", "--branching", type=int, default=3)
     p.add_argument("-d", "--depth", type=int, default=2)
     p.add_argument("--c-init", type=int, default=2)
+    p.add_argument("--decoder", choices=("shared", "grouped"), default="shared",
+                   help="one decoder for all leaves, or one per leaf (grouped convolutions; the paper's inpainting choice)")  # fmt: skip
     p.add_argument("--out", default=None, help="checkpoint folder (default checkpoints/tree-<task>-k<K>d<d>)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--epochs", type=float, default=d.epochs)
@@ -399,7 +401,9 @@ def main(argv=None) -> int:
             if a.level_weights is None
             else tuple(float(v) for v in a.level_weights.split(",")),
         )
-        model_cfg = TreeConfig(branching=a.branching, depth=a.depth, c_init=a.c_init, task=a.task)
+        model_cfg = TreeConfig(
+            branching=a.branching, depth=a.depth, c_init=a.c_init, task=a.task, decoder=a.decoder
+        )
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -148,6 +148,30 @@ def test_model_shapes_widths_and_residual_start():
         TreeConfig(branching=1)
 
 
+def test_grouped_decoder_gives_every_leaf_its_own_decoder():
+    """The paper's encoder-shared variant: leaf j's output depends on decoder group j only."""
+    torch.manual_seed(0)
+    cfg = TreeConfig(branching=2, depth=2, c_init=1, decoder="grouped")
+    net = TreeUNet(cfg)
+    for p in net.out.parameters():  # the zero-initialised output would hide every dependence
+        torch.nn.init.normal_(p)
+    leaves, _ = net(degrade(torch.rand(3, 1, 28, 28)))
+    leaves[:, 1].sum().backward()
+    for block, w in zip(net.dec, reversed(cfg.widths[:-1]), strict=True):
+        g = block[0].weight.grad.reshape(4, w // 4, -1)  # (leaf groups, out channels per group, ...)
+        assert g[1].abs().sum() > 0 and g[[0, 2, 3]].abs().sum() == 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.enc.parameters())  # shared encoder
+    assert net.out.weight.shape == (4, 1, 1, 1)  # a grouped 1x1 convolution: one input group per leaf
+    # interleave: group g of the result is group g of a, then group g of b
+    a, b = torch.arange(4.0).reshape(1, 4, 1, 1), 10 + torch.arange(8.0).reshape(1, 8, 1, 1)
+    from dlsa_core.posterior_trees.model import interleave
+
+    assert interleave(a, b, 2).flatten().tolist() == [0, 1, 10, 11, 12, 13, 2, 3, 14, 15, 16, 17]
+    assert TreeConfig.from_dict({"branching": 3, "depth": 2}).decoder == "shared"  # cards written before
+    with pytest.raises(ValueError, match="decoder"):
+        TreeConfig(decoder="separate")
+
+
 def test_degrade_masks_the_top_twenty_rows_and_validates_input():
     x = torch.rand(3, 1, 28, 28)
     y = degrade(x, "mnist-inpaint")

@@ -315,7 +315,8 @@ def export(out_dir, name: str, *, root=None, metrics=None) -> Path:
     sessions = state.get("sessions", [])
     model_cfg = TreeConfig.from_dict(state["model_config"])
     card = {
-        "model": f"posterior-tree U-Net, K={model_cfg.branching}, d={model_cfg.depth}, widths {model_cfg.widths}",
+        "model": f"posterior-tree U-Net, K={model_cfg.branching}, d={model_cfg.depth}, widths {model_cfg.widths}, "
+        f"{model_cfg.decoder} decoder{'s (one per leaf)' if model_cfg.decoder == 'grouped' else ''}",
         "parameters": int(sum(v.numel() for v in tensors.values())),
         "data": f"{model_cfg.task}: {state.get('n_train')} training images (10 % held out for validation)",
         "command": [s.get("argv") for s in sessions] + ([refit_info["command"]] if refit_info else []),

@@ -36,7 +36,7 @@ from ..diffusion.train import _ddp_setup
 from ..diffusion.train import translate as _translate
 from .loss import cell_nll, tree_loss
 from .metrics import concat, summarize, tree_metrics
-from .model import TreeConfig, TreeUNet, epsilon_schedule
+from .model import DECODERS, TreeConfig, TreeUNet, epsilon_schedule
 from .tasks import degrade, load_task_images
 from .tree import PosteriorTree
 
@@ -345,7 +345,7 @@ def parse_args(argv=None):
     p.add_argument("-K", "--branching", type=int, default=3)
     p.add_argument("-d", "--depth", type=int, default=2)
     p.add_argument("--c-init", type=int, default=2)
-    p.add_argument("--decoder", choices=("shared", "grouped"), default="shared",
+    p.add_argument("--decoder", choices=DECODERS, default="shared",
                    help="one decoder for all leaves, or one per leaf (grouped convolutions; the paper's inpainting choice)")  # fmt: skip
     p.add_argument("--out", default=None, help="checkpoint folder (default checkpoints/tree-<task>-k<K>d<d>)")
     p.add_argument("--resume", action="store_true")

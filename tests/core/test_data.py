@@ -199,7 +199,8 @@ def test_balanced_indices_take_the_classes_in_turn():
     assert len(set(idx)) == 100 and (np.diff(idx) > 0).all()
     counts = np.bincount(labels[idx], minlength=10)
     assert counts[2] == 3  # a short class gives what it has, the others share the rest evenly
-    assert counts.sum() == 100 and counts[[0, 1, 3, 4, 5, 6, 7, 8, 9]].max() - counts[[0, 1, 3]].min() <= 1
+    full = np.delete(counts, 2)
+    assert counts.sum() == 100 and full.max() - full.min() <= 1
     first = balanced_indices(labels, 10)
     assert sorted(labels[first]) == list(range(10))  # 10 indices: one image of every class
     with pytest.raises(ValueError):

@@ -11,6 +11,7 @@ from dlsa_core.hspace import annotators as ann
 from dlsa_core.hspace import bank as bank_mod
 from dlsa_core.hspace import edit, identity, jacobian, pca, supervised
 from dlsa_core.hspace.collect import collect_h
+from tests.core.strokes import bar
 
 
 @pytest.fixture(scope="module")
@@ -141,24 +142,15 @@ def test_exact_jacobian_and_subspace_iteration_agree(tiny):
 # ----------------------------------------------------------------------------- annotators
 
 
-def _bar(width: int, shear: float = 0.0) -> np.ndarray:
-    img = np.zeros((28, 28))
-    for y in range(4, 24):
-        cx = 14 + shear * (y - 13.5)
-        x = np.arange(28)
-        img[y] = np.clip(width / 2 + 0.5 - np.abs(x - cx), 0, 1)
-    return img
-
-
 def test_annotators_on_synthetic_strokes():
-    bars = np.stack([_bar(2), _bar(4), _bar(6)])
+    bars = np.stack([bar(2), bar(4), bar(6)])
     th = ann.thickness(bars)
     np.testing.assert_allclose(th, [2, 4, 6], atol=0.6)
     assert th[0] < th[1] < th[2]
     np.testing.assert_allclose(ann.slant(bars), 0, atol=1e-6)
     k = -0.3  # x shifts left going down = top leans right: positive slant
-    np.testing.assert_allclose(ann.shear(_bar(3, k)[None]), k, atol=0.02)
-    np.testing.assert_allclose(ann.slant(_bar(3, k)[None]), np.degrees(np.arctan(-k)), atol=1.5)
+    np.testing.assert_allclose(ann.shear(bar(3, k)[None]), k, atol=0.02)
+    np.testing.assert_allclose(ann.slant(bar(3, k)[None]), np.degrees(np.arctan(-k)), atol=1.5)
     rect = np.zeros((1, 28, 28))
     rect[0, 5:15, 8:20] = 1
     assert ann.height(rect)[0] == 10 and ann.width(rect)[0] == 12 and ann.area(rect)[0] == 120
@@ -168,9 +160,9 @@ def test_annotators_on_synthetic_strokes():
     np.testing.assert_allclose(ann.width(rect), 12, atol=1e-12)
     assert ann.height(np.zeros((1, 28, 28)))[0] == 0
     # width is that of the upright digit: a leaning bar is as wide as an upright one, not its bounding box
-    leaning = np.stack([_bar(3, -0.3), _bar(3, 0.2), _bar(5, 0.25)])
+    leaning = np.stack([bar(3, -0.3), bar(3, 0.2), bar(5, 0.25)])
     np.testing.assert_allclose(ann.width(leaning), [3, 3, 5], atol=0.4)
-    assert np.all(ann.width(_bar(3, -0.3)[None]) < ann.width(_bar(4)[None]))
+    assert np.all(ann.width(bar(3, -0.3)[None]) < ann.width(bar(4)[None]))
     np.testing.assert_allclose(ann.slant(ann.deslant(leaning)), 0, atol=1e-6)
     np.testing.assert_allclose(ann.height(ann.deslant(leaning)), ann.height(leaning), atol=1e-12)
     np.testing.assert_array_equal(ann.deslant(rect), rect)  # upright: unchanged

@@ -8,14 +8,7 @@ import pytest
 from dlsa_core.data import load_mnist
 from dlsa_core.hspace import annotators as ann
 from dlsa_core.hspace import instrument
-
-
-def _bar(width: float, shear: float = 0.0) -> np.ndarray:
-    img = np.zeros((28, 28))
-    x = np.arange(28)
-    for y in range(4, 24):
-        img[y] = np.clip(width / 2 + 0.5 - np.abs(x - 14 - shear * (y - 13.5)), 0, 1)
-    return img
+from tests.core.strokes import bar
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +17,7 @@ def digits():
 
 
 def test_blend_thickness_moves_the_stroke_boundary():
-    bars = np.stack([_bar(3), _bar(4)])
+    bars = np.stack([bar(3), bar(4)])
     np.testing.assert_array_equal(instrument.blend_thickness(bars, 0.0), bars)
     th = [ann.thickness(instrument.blend_thickness(bars, a)) for a in (-0.8, -0.4, 0.0, 0.4, 0.8)]
     assert np.all(np.diff(np.stack(th), axis=0) > 0)  # monotone in the amount, for every bar
@@ -38,15 +31,15 @@ def test_blend_thickness_moves_the_stroke_boundary():
 
 
 def test_shear_images_changes_slant_by_the_angle():
-    bar = _bar(3)[None]
-    np.testing.assert_allclose(instrument.shear_images(bar, 0.0), bar, atol=1e-12)
+    upright = bar(3)[None]
+    np.testing.assert_allclose(instrument.shear_images(upright, 0.0), upright, atol=1e-12)
     for deg in (-10.0, 5.0, 12.0):
-        np.testing.assert_allclose(ann.slant(instrument.shear_images(bar, deg)), deg, atol=0.5)
+        np.testing.assert_allclose(ann.slant(instrument.shear_images(upright, deg)), deg, atol=0.5)
     # on a slanted bar too: the change, not the result, is the angle
-    lean = _bar(3, -0.2)[None]
+    lean = bar(3, -0.2)[None]
     np.testing.assert_allclose(ann.slant(instrument.shear_images(lean, 6.0)) - ann.slant(lean), 6.0, atol=0.7)
     with pytest.raises(ValueError):
-        instrument.shear_images(bar, 75.0)
+        instrument.shear_images(upright, 75.0)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from dlsa_core.posterior_trees import (
 )
 from dlsa_core.posterior_trees.baseline import hierarchical_kmeans
 from dlsa_core.posterior_trees.loss import cell_nll
+from dlsa_core.posterior_trees.model import interleave
 
 
 def random_tree(b=4, k=3, d=2, seed=0, dtype=torch.float64) -> PosteriorTree:
@@ -164,8 +165,6 @@ def test_grouped_decoder_gives_every_leaf_its_own_decoder():
     assert net.out.weight.shape == (4, 1, 1, 1)  # a grouped 1x1 convolution: one input group per leaf
     # interleave: group g of the result is group g of a, then group g of b
     a, b = torch.arange(4.0).reshape(1, 4, 1, 1), 10 + torch.arange(8.0).reshape(1, 8, 1, 1)
-    from dlsa_core.posterior_trees.model import interleave
-
     assert interleave(a, b, 2).flatten().tolist() == [0, 1, 10, 11, 12, 13, 2, 3, 14, 15, 16, 17]
     assert TreeConfig.from_dict({"branching": 3, "depth": 2}).decoder == "shared"  # cards written before
     with pytest.raises(ValueError, match="decoder"):

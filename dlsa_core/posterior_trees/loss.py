@@ -91,8 +91,4 @@ def cell_nll(tree: PosteriorTree, x: torch.Tensor, logits: torch.Tensor) -> torc
     log-probability of the cell that holds the ground truth is exactly the NLL metric at depth d (and,
     by summation, bounds the ones above), a proper scoring rule whose minimiser is the cell frequency.
     """
-    path = tree.greedy_path(x)
-    leaf = torch.zeros(tree.batch_size, dtype=torch.long, device=x.device)
-    for j in range(tree.depth):
-        leaf = leaf * tree.branching + path[:, j]
-    return torch.nn.functional.cross_entropy(logits, leaf)
+    return torch.nn.functional.cross_entropy(logits, tree.greedy_leaf(x))

@@ -14,6 +14,8 @@ head lr 2e-4, eps = 1 up to epoch t0 = 5, then ``exp(-(t - t0)/2)``); batches ar
 generator seeded by (seed, rank, step), so ``--resume`` continues exactly. Stage 2 (``--refit-head``)
 freezes the body (EMA weights) and refits the head alone by cross-entropy of the cell holding the
 ground truth, with early stopping on the validation split (10 % of the training data, never trained on).
+``--weighted-sampler`` switches on the paper's leaf-balancing sampler (:mod:`.sampler`) one epoch after
+eps starts to decay; ``--init-from NAME`` fine-tunes shipped weights instead of starting at random.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..diffusion.train import translate as _translate
 from .loss import cell_nll, tree_loss
 from .metrics import concat, summarize, tree_metrics
 from .model import DECODERS, TreeConfig, TreeUNet, epsilon_schedule
+from .sampler import WeightedSampler
 from .tasks import degrade, load_task_images
 from .tree import PosteriorTree
 
@@ -56,6 +59,8 @@ class TrainConfig:
     ckpt_every: int = 200
     seed: int = 0
     level_weights: tuple[float, ...] | None = None  # beta_0 (root) .. beta_d; None = uniform
+    weighted_sampler: bool = False  # the paper's leaf-balancing sampler (App. C), from epoch t0 + 1
+    init_from: str | None = None  # start from shipped weights (registry name) instead of at random
 
     def __post_init__(self):
         if self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0 or self.epochs <= 0:
@@ -111,6 +116,8 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
     state = {"step": 0, "wall_time_s": 0.0, "sessions": [], "history": []}
     if resume and has_checkpoint(out):
         state = load_checkpoint(out, unet=net, ema=ema, opt=opt, device=device)
+    elif cfg.init_from:
+        _init_from(net, ema, cfg.init_from, model_cfg, device)
     model = net
     if ddp:
         from torch.nn.parallel import DistributedDataParallel
@@ -120,6 +127,13 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
     x_val, _ = load_task_images(model_cfg.task, "val")
     x_train, x_val = x_train.to(device), x_val[:500].to(device)
     spe = cfg.steps_per_epoch or -(-len(x_train) // (cfg.batch_size * world))
+    sampler = None
+    if cfg.weighted_sampler:
+        if world > 1:
+            raise ValueError("--weighted-sampler runs in one process (its association table is not shared)")
+        sampler = WeightedSampler(len(x_train), model_cfg.n_leaves, cfg.batch_size)
+        if resume and (out / LAST / SAMPLER_FILE).is_file():
+            sampler.load_state_dict(load_file(str(out / LAST / SAMPLER_FILE)))
     total = int(round(cfg.epochs * spe))
     session = {
         "hardware": f"{world} x {device_name(device)}"
@@ -145,18 +159,27 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
         )
         if master:
             save_checkpoint(out, unet=net, ema=ema, opt=opt, state=state)
+            if sampler is not None:
+                save_file(sampler.state_dict(), str(out / LAST / SAMPLER_FILE))
 
     loss_avg, last_saved, last_epoch = None, step, step // spe
     while step < total:
         if cfg.max_minutes is not None and (time.time() - t_start) / 60 >= cfg.max_minutes:
             break
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + rank * 10_007 + step)
-        idx = torch.randint(len(x_train), (cfg.batch_size,), generator=g)
-        x = augment(x_train[idx.to(device)], g, cfg.translate_px)
         eps = epsilon_schedule(step / spe, t0=cfg.t0)
+        gamma = None
+        if sampler is not None and step / spe >= cfg.t0 + 1:  # the paper: one epoch after eps decays
+            idx, gamma = sampler.draw(g)
+            gamma = gamma.to(device)
+        else:
+            idx = torch.randint(len(x_train), (cfg.batch_size,), generator=g)
+        x = augment(x_train[idx.to(device)], g, cfg.translate_px)
         leaves, logits = model(degrade(x, model_cfg.task))
         tree = PosteriorTree(leaves, logits.softmax(-1), model_cfg.branching, model_cfg.depth)
-        loss = tree_loss(tree, x, eps, level_weights=cfg.level_weights)
+        loss = tree_loss(tree, x, eps, weights=gamma, level_weights=cfg.level_weights)
+        if sampler is not None:  # the association table follows every batch, sampled or not
+            sampler.update(idx, tree.greedy_leaf(x))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -192,6 +215,21 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
         dist.barrier()
         dist.destroy_process_group()
     return state
+
+
+SAMPLER_FILE = "sampler.safetensors"
+
+
+def _init_from(net: TreeUNet, ema: EMA, name: str, model_cfg: TreeConfig, device) -> None:
+    """Load shipped weights (checked against the manifest) into the net and its EMA."""
+    from .. import weights
+
+    loaded = weights.load(name, device="cpu")
+    shipped = TreeConfig.from_dict(loaded.config["tree"])
+    if shipped != model_cfg:
+        raise ValueError(f"{name} has config {shipped.to_dict()}, not {model_cfg.to_dict()}")
+    net.load_state_dict({k: v.to(device) for k, v in loaded.tensors.items()})
+    ema.load_state_dict({k: v.to(device) for k, v in net.state_dict().items()})
 
 
 def refit_head(
@@ -329,7 +367,7 @@ def export(out_dir, name: str, *, root=None, metrics=None) -> Path:
         "weights": "EMA body" + (" + refit probability head" if refit_info else ""),
         "head_refit": refit_info,
         "history": state.get("history", [])[-60:],
-        "weighted_sampler": False,
+        "weighted_sampler": bool((state.get("train_config") or {}).get("weighted_sampler", False)),
         "metrics": metrics or {},
     }
     config = {"tree": model_cfg.to_dict()}
@@ -360,6 +398,10 @@ def parse_args(argv=None):
     p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--level-weights", default=None, help="per-level loss weights root..leaves, e.g. 1,1,2")
+    p.add_argument("--weighted-sampler", action="store_true",
+                   help="the paper's leaf-balancing sampler with unbiasing loss weights, from epoch t0 + 1")  # fmt: skip
+    p.add_argument("--init-from", default=None, metavar="NAME",
+                   help="start from shipped weights (e.g. tree-mnist-inpaint-k3d2) instead of at random")  # fmt: skip
     p.add_argument("--device", default=None)
     p.add_argument("--refit-head", action="store_true", help="stage 2 on an existing checkpoint")
     p.add_argument("--refit-epochs", type=int, default=60)
@@ -398,6 +440,8 @@ def main(argv=None) -> int:
             max_minutes=a.max_minutes,
             ckpt_every=a.ckpt_every,
             seed=a.seed,
+            weighted_sampler=a.weighted_sampler,
+            init_from=a.init_from,
             level_weights=None
             if a.level_weights is None
             else tuple(float(v) for v in a.level_weights.split(",")),

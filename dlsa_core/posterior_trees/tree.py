@@ -169,6 +169,14 @@ class PosteriorTree:
             idx = idx * self.branching + k
         return torch.stack(out, 1)
 
+    @torch.no_grad()
+    def greedy_leaf(self, x: torch.Tensor) -> torch.Tensor:
+        """Index ``(B,)`` of the leaf at the end of the nearest-child path to ``x`` (its cell)."""
+        leaf = torch.zeros(self.batch_size, dtype=torch.long, device=self.probs.device)
+        for k in self.greedy_path(x).unbind(1):
+            leaf = leaf * self.branching + k
+        return leaf
+
     def path_nodes(self, branches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images ``(B, d+1, 1, 28, 28)`` and absolute probabilities ``(B, d+1)`` along per-image paths."""
         b = self.batch_size

@@ -38,6 +38,33 @@ def test_a_resumed_run_matches_an_uninterrupted_one_exactly(runs):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
 
 
+def test_the_weighted_sampler_resumes_exactly_and_reaches_the_card(tmp_path):
+    torch.set_num_threads(1)
+    model_cfg = TreeConfig(branching=3, depth=2, c_init=1, task="mnist-inpaint")
+    # t0 = 0: the sampler draws from epoch 1 (step 2) on, so both halves of the split run use it
+    base = TrainConfig(batch_size=4, epochs=3, steps_per_epoch=2, ckpt_every=1, t0=0.0, weighted_sampler=True)
+    train(replace(base, out_dir=str(tmp_path / "a")), model_cfg, quiet=True)
+    train(replace(base, out_dir=str(tmp_path / "b"), epochs=2), model_cfg, quiet=True)
+    train(replace(base, out_dir=str(tmp_path / "b")), model_cfg, resume=True, quiet=True)
+    for f in ("ema.safetensors", "sampler.safetensors"):
+        a, b = (load_file(str(tmp_path / r / "last" / f)) for r in "ab")
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=f"{f}:{k}")
+    assoc = a["assoc"]  # 6 batches of 4 recorded: the visited columns moved off the uniform prior
+    assert assoc.shape == (9, 4050) and (assoc.max(0).values > assoc.min(0).values).sum() >= 4
+    export(tmp_path / "b", "tree-sampled", root=tmp_path / "weights")
+    card = load_tree_model("tree-sampled", root=tmp_path / "weights").card
+    assert card["weighted_sampler"] is True and card["train_config"]["weighted_sampler"] is True
+
+
+def test_init_from_refuses_a_different_layout(tmp_path):
+    cfg = TrainConfig(
+        out_dir=str(tmp_path / "x"), epochs=1, steps_per_epoch=1, init_from="tree-mnist-inpaint-k3d2"
+    )
+    with pytest.raises(ValueError, match="config"):
+        train(cfg, TreeConfig(branching=2, depth=3, c_init=1, task="mnist-inpaint"), quiet=True)
+
+
 def test_refit_export_and_load_round_trip(runs):
     root, _ = runs
     out = root / "split"

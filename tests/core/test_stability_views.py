@@ -201,14 +201,18 @@ def test_shipped_precomputations_are_current(key):
     shipped = presets.load_problem(key)
     assert shipped.info["shipped"], f"assets/stability/{key}.npz missing or stale"
     fresh = presets.build_problem(key)
+    # relu is a minimum found by L-BFGS on an over-parameterised net: the minimum is not unique, and a
+    # CPU with other BLAS kernels lands on a neighbouring one (measured: thresholds 1.0e-6 apart on an
+    # AMD EPYC against the machine that built the file). A stale file (builder changed) moves by far more.
+    rel = 1e-4 if key == "relu" else 1e-7
     table = presets.shipped_thresholds(key, False)
     for b in sorted({1, 2, fresh.n // 2, fresh.n}):
-        assert table[b - 1] == pytest.approx(stab.sgd_threshold(fresh, b), rel=1e-7)
+        assert table[b - 1] == pytest.approx(stab.sgd_threshold(fresh, b), rel=rel)
         assert stab.sgd_threshold(shipped, b) == pytest.approx(table[b - 1], rel=1e-8)
     rep = presets.shipped_region(key, True)
     ref = stab.stability_report(fresh, replacement=True)
-    np.testing.assert_allclose(rep["eta_star"], ref["eta_star"], rtol=1e-7)
-    np.testing.assert_allclose(rep["bound_16"], ref["bound_16"], rtol=1e-7)
+    np.testing.assert_allclose(rep["eta_star"], ref["eta_star"], rtol=rel)
+    np.testing.assert_allclose(rep["bound_16"], ref["bound_16"], rtol=rel)
 
 
 def test_page_modules_do_not_import_torch():

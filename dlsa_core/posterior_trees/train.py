@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -54,6 +55,8 @@ class TrainConfig:
     steps_per_epoch: int | None = None  # default: one pass over the training split
     t0: float = 5.0
     translate_px: int = 1
+    rotate_deg: float = 0.0  # random rotations in [-r, r] degrees (0 = off)
+    scale: float = 0.0  # random scaling in [1 - s, 1 + s] (0 = off)
     ema_decay: float = 0.998
     max_minutes: float | None = None
     ckpt_every: int = 200
@@ -65,11 +68,30 @@ class TrainConfig:
     def __post_init__(self):
         if self.batch_size < 1 or self.lr <= 0 or self.head_lr <= 0 or self.epochs <= 0:
             raise ValueError("batch_size >= 1, lr > 0, head_lr > 0 and epochs > 0 are required")
+        if not (0 <= self.rotate_deg <= 45 and 0 <= self.scale < 0.5):
+            raise ValueError(
+                f"rotate_deg must be in [0, 45] and scale in [0, 0.5); got {self.rotate_deg}, {self.scale}"
+            )
 
 
-def augment(x: torch.Tensor, g: torch.Generator, pad: int) -> torch.Tensor:
-    """Random integer translations by up to ``pad`` pixels (background fill), ``(B,1,28,28)`` in [0,1]."""
-    shifts = torch.randint(-pad, pad + 1, (x.shape[0], 2), generator=g).to(x.device)
+def augment(x: torch.Tensor, g: torch.Generator, pad: int, rotate_deg: float = 0.0, scale: float = 0.0):
+    """Random integer translations by up to ``pad`` pixels (background fill), ``(B,1,28,28)`` in [0,1].
+
+    With ``rotate_deg`` or ``scale`` > 0, each image is first rotated by U(-rotate_deg, rotate_deg)
+    degrees and scaled by U(1 - scale, 1 + scale) about its centre (bilinear, background 0). The extra
+    draws come after the shifts, and only when enabled, so runs without them are reproduced exactly.
+    """
+    b = x.shape[0]
+    shifts = torch.randint(-pad, pad + 1, (b, 2), generator=g).to(x.device)
+    if rotate_deg > 0 or scale > 0:
+        ang = (torch.rand(b, generator=g) * 2 - 1) * math.radians(rotate_deg)
+        s = 1 + (torch.rand(b, generator=g) * 2 - 1) * scale
+        cos, sin = torch.cos(ang) / s, torch.sin(ang) / s  # the grid maps output to input coordinates
+        theta = torch.stack([torch.stack([cos, -sin, 0 * s], 1), torch.stack([sin, cos, 0 * s], 1)], 1)
+        grid = torch.nn.functional.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+        x = torch.nn.functional.grid_sample(
+            x, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
     return (_translate(x * 2 - 1, shifts, pad) + 1) / 2
 
 
@@ -174,7 +196,7 @@ def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None,
             gamma = gamma.to(device)
         else:
             idx = torch.randint(len(x_train), (cfg.batch_size,), generator=g)
-        x = augment(x_train[idx.to(device)], g, cfg.translate_px)
+        x = augment(x_train[idx.to(device)], g, cfg.translate_px, cfg.rotate_deg, cfg.scale)
         leaves, logits = model(degrade(x, model_cfg.task))
         tree = PosteriorTree(leaves, logits.softmax(-1), model_cfg.branching, model_cfg.depth)
         loss = tree_loss(tree, x, eps, weights=gamma, level_weights=cfg.level_weights)
@@ -395,6 +417,10 @@ def parse_args(argv=None):
     p.add_argument("--head-lr", type=float, default=d.head_lr)
     p.add_argument("--t0", type=float, default=d.t0)
     p.add_argument("--translate", type=int, default=d.translate_px)
+    p.add_argument(
+        "--rotate", type=float, default=d.rotate_deg, help="random rotations up to this many degrees"
+    )
+    p.add_argument("--scale", type=float, default=d.scale, help="random scaling by up to this fraction")
     p.add_argument("--ckpt-every", type=int, default=d.ckpt_every)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--level-weights", default=None, help="per-level loss weights root..leaves, e.g. 1,1,2")
@@ -437,6 +463,8 @@ def main(argv=None) -> int:
             steps_per_epoch=a.steps_per_epoch,
             t0=a.t0,
             translate_px=a.translate,
+            rotate_deg=a.rotate,
+            scale=a.scale,
             max_minutes=a.max_minutes,
             ckpt_every=a.ckpt_every,
             seed=a.seed,

@@ -57,6 +57,22 @@ def test_the_weighted_sampler_resumes_exactly_and_reaches_the_card(tmp_path):
     assert card["weighted_sampler"] is True and card["train_config"]["weighted_sampler"] is True
 
 
+def test_affine_augmentation_is_opt_in_and_moves_ink_without_losing_it():
+    from dlsa_core.posterior_trees.train import augment
+
+    x, _ = load_task_images("mnist-inpaint", "train")
+    x = x[:16]
+    plain = augment(x, torch.Generator().manual_seed(3), 1)
+    off = augment(x, torch.Generator().manual_seed(3), 1, 0.0, 0.0)
+    torch.testing.assert_close(plain, off, rtol=0, atol=0)  # runs without it are reproduced exactly
+    rot = augment(x, torch.Generator().manual_seed(3), 0, 10.0, 0.0)
+    assert rot.min() >= 0 and rot.max() <= 1 and (rot - x).abs().mean() > 0.02
+    # a rotation about the centre keeps the ink (the digits sit inside the frame); scale s changes it by ~s^2
+    torch.testing.assert_close(rot.sum((1, 2, 3)), x.sum((1, 2, 3)), rtol=0.03, atol=0)
+    with pytest.raises(ValueError, match="rotate_deg"):
+        TrainConfig(rotate_deg=90)
+
+
 def test_init_from_refuses_a_different_layout(tmp_path):
     cfg = TrainConfig(
         out_dir=str(tmp_path / "x"), epochs=1, steps_per_epoch=1, init_from="tree-mnist-inpaint-k3d2"

@@ -113,3 +113,23 @@ def summarize(per_image: dict[str, np.ndarray]) -> dict[str, list[float]]:
 
 def concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def build_tree(net, y: torch.Tensor) -> tuple[PosteriorTree, torch.Tensor]:
+    leaves, logits = net(y)
+    c = net.config
+    return PosteriorTree(leaves, logits.softmax(-1), c.branching, c.depth), logits
+
+
+@torch.no_grad()
+def evaluate(net, x: torch.Tensor, task: str, batch: int = 250) -> dict:
+    """Metrics summary of ``net`` (eval mode) on images ``x``."""
+    was = net.training
+    net.eval()
+    parts = []
+    for i in range(0, len(x), batch):
+        xb = x[i : i + batch]
+        tree, _ = build_tree(net, degrade(xb, task))
+        parts.append(tree_metrics(tree.detach_cpu(), xb.cpu(), task))
+    net.train(was)
+    return summarize(concat(parts))

@@ -11,7 +11,7 @@ One process (CPU or one GPU)::
 Several GPUs: ``torchrun --standalone --nproc_per_node=N -m dlsa_core.posterior_trees.train ...``
 (DDP; rank 0 logs and writes). Stage 1 trains everything with the loss of :mod:`.loss` (U-Net lr 1e-3,
 head lr 2e-4, eps = 1 up to epoch t0 = 5, then ``exp(-(t - t0)/2)``); batches are drawn from a
-generator seeded by (seed, rank, step), so ``--resume`` continues exactly. Stage 2 (``--refit-head``)
+generator seeded by (seed, rank, step), so ``--resume`` continues exactly. Stage 2 (``--refit-head``, :mod:`.refit`)
 freezes the body (EMA weights) and refits the head alone by cross-entropy of the cell holding the
 ground truth, with early stopping on the validation split (10 % of the training data, never trained on).
 ``--weighted-sampler`` switches on the paper's leaf-balancing sampler (:mod:`.sampler`) one epoch after
@@ -37,9 +37,10 @@ from ..diffusion.checkpoint import LAST, has_checkpoint, load_checkpoint, read_s
 from ..diffusion.ema import EMA
 from ..diffusion.train import _ddp_setup
 from ..diffusion.train import translate as _translate
-from .loss import cell_nll, tree_loss
-from .metrics import concat, summarize, tree_metrics
+from .loss import tree_loss
+from .metrics import evaluate
 from .model import DECODERS, TreeConfig, TreeUNet, epsilon_schedule
+from .refit import refit_head
 from .sampler import WeightedSampler
 from .tasks import degrade, load_task_images
 from .tree import PosteriorTree
@@ -93,26 +94,6 @@ def augment(x: torch.Tensor, g: torch.Generator, pad: int, rotate_deg: float = 0
             x, grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )
     return (_translate(x * 2 - 1, shifts, pad) + 1) / 2
-
-
-def build_tree(net: TreeUNet, y: torch.Tensor) -> tuple[PosteriorTree, torch.Tensor]:
-    leaves, logits = net(y)
-    c = net.config
-    return PosteriorTree(leaves, logits.softmax(-1), c.branching, c.depth), logits
-
-
-@torch.no_grad()
-def evaluate(net: TreeUNet, x: torch.Tensor, task: str, batch: int = 250) -> dict:
-    """Metrics summary of ``net`` (eval mode) on images ``x``."""
-    was = net.training
-    net.eval()
-    parts = []
-    for i in range(0, len(x), batch):
-        xb = x[i : i + batch]
-        tree, _ = build_tree(net, degrade(xb, task))
-        parts.append(tree_metrics(tree.detach_cpu(), xb.cpu(), task))
-    net.train(was)
-    return summarize(concat(parts))
 
 
 def train(cfg: TrainConfig, model_cfg: TreeConfig, *, resume=False, device=None, quiet=False) -> dict:
@@ -252,115 +233,6 @@ def _init_from(net: TreeUNet, ema: EMA, name: str, model_cfg: TreeConfig, device
         raise ValueError(f"{name} has config {shipped.to_dict()}, not {model_cfg.to_dict()}")
     net.load_state_dict({k: v.to(device) for k, v in loaded.tensors.items()})
     ema.load_state_dict({k: v.to(device) for k, v in net.state_dict().items()})
-
-
-def refit_head(
-    out_dir,
-    *,
-    epochs=60,
-    patience=6,
-    lr=1e-3,
-    batch_size=128,
-    max_train=10_000,
-    device="cpu",
-    seed=0,
-    quiet=False,
-):
-    """Stage 2: refit the head of the EMA model on a frozen body; keep the best validation NLL.
-
-    Writes ``<out>/refit/model.safetensors`` and ``refit.json`` (history, best epoch, metrics).
-    """
-    if max_train < 1:
-        raise ValueError(f"max_train must be >= 1, got {max_train}")
-    configure_threads()
-    out = Path(out_dir)
-    state = read_state(out)
-    model_cfg = TreeConfig.from_dict(state["model_config"])
-    net = TreeUNet(model_cfg).to(device)
-    net.load_state_dict(load_file(str(out / LAST / "ema.safetensors"), device=str(device)))
-    x_train, _ = load_task_images(model_cfg.task, "train")
-    x_train = x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))[:max_train]]
-    x_val, _ = load_task_images(model_cfg.task, "val")
-    x_val = x_val[:5000]
-    net.eval()
-    # the body is frozen: compute its pooled features and leaves once
-    with torch.no_grad():
-        feats, trees_x = {}, {}
-        for name, xs in (("train", x_train), ("val", x_val)):
-            fs, ls = [], []
-            for i in range(0, len(xs), 256):
-                f, lv = _features(net, degrade(xs[i : i + 256], model_cfg.task))
-                fs.append(f)
-                ls.append(lv)
-            feats[name], trees_x[name] = torch.cat(fs), torch.cat(ls)
-    torch.manual_seed(seed)
-    head = net.head
-    head.train()
-    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=1e-4)
-    k, d = model_cfg.branching, model_cfg.depth
-
-    def val_nll():
-        head.eval()
-        with torch.no_grad():
-            logits = head(feats["val"])
-            tree = PosteriorTree(trees_x["val"], logits.softmax(-1), k, d)
-            v = cell_nll(tree, x_val, logits).item()
-        head.train()
-        return v
-
-    best, best_state, bad, hist = val_nll(), {kk: v.clone() for kk, v in head.state_dict().items()}, 0, []
-    hist.append({"epoch": 0, "val_nll": round(best, 4)})
-    g = torch.Generator().manual_seed(seed)
-    n = len(x_train)
-    for ep in range(1, epochs + 1):
-        perm = torch.randperm(n, generator=g)
-        for i in range(0, n, batch_size):
-            b = perm[i : i + batch_size]
-            if len(b) < 2:
-                continue
-            logits = head(feats["train"][b])
-            with torch.no_grad():
-                tree = PosteriorTree(trees_x["train"][b], logits.softmax(-1), k, d)
-            loss = cell_nll(tree, x_train[b], logits)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        v = val_nll()
-        hist.append({"epoch": ep, "val_nll": round(v, 4)})
-        if not quiet:
-            print(json.dumps(hist[-1]), flush=True)
-        if v < best - 1e-4:
-            best, bad = v, 0
-            best_state = {kk: vv.clone() for kk, vv in head.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= patience:
-                break
-    head.load_state_dict(best_state)
-    net.eval()
-    metrics = evaluate(net, x_val, model_cfg.task)
-    folder = out / "refit"
-    folder.mkdir(exist_ok=True)
-    save_file({kk: v.contiguous() for kk, v in net.state_dict().items()}, str(folder / "model.safetensors"))
-    info = {
-        "history": hist,
-        "best_val_leaf_nll": round(best, 4),
-        "val_metrics": metrics,
-        "command": "python -m dlsa_core.posterior_trees.train " + " ".join(sys.argv[1:]),
-    }
-    (folder / "refit.json").write_text(json.dumps(info, indent=1) + "\n")
-    return info
-
-
-def _features(net: TreeUNet, y: torch.Tensor):
-    """Pooled decoder features ``(B, d_f)`` and leaves ``(B, K**d, 1, 28, 28)`` of a frozen net."""
-    captured = {}
-    hook = net.head.register_forward_pre_hook(lambda m, args: captured.setdefault("f", args[0]))
-    try:
-        leaves, _ = net(y)
-    finally:
-        hook.remove()
-    return captured["f"], leaves
 
 
 def export(out_dir, name: str, *, root=None, metrics=None) -> Path:

@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from dlsa_core.posterior_trees import TreeConfig, degrade, load_task_images, load_tree_model
-from dlsa_core.posterior_trees.train import TrainConfig, export, refit_head, train
+from dlsa_core.posterior_trees.refit import refit_head
+from dlsa_core.posterior_trees.train import TrainConfig, export, train
 
 
 @pytest.fixture(scope="module")
